@@ -1,0 +1,65 @@
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { GatewayError, operationOutcome } from '../errors/codes.js';
+import type { Logger } from '../observability/logger.js';
+import { errorInfo } from '../observability/logger.js';
+import type { Principal } from './auth.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+export interface HttpServerOptions {
+  bodyLimitBytes: number;
+  logger: Logger;
+  authenticate(authorization: string | undefined): Principal | 'missing' | 'invalid';
+}
+
+const PUBLIC = /^\/(health\/(live|ready)|metrics)(\?|$)/;
+const isFhir = (url: string) => url === '/fhir' || url.startsWith('/fhir/') || url.startsWith('/fhir?');
+
+/** Sends a GatewayError as JSON, or as an OperationOutcome on the FHIR routes. */
+export function sendError(req: FastifyRequest, reply: FastifyReply, err: GatewayError) {
+  if (err.status === 401) reply.header('www-authenticate', 'Bearer realm="ml-gateway"');
+  if (isFhir(req.url)) {
+    return reply.status(err.status).type('application/fhir+json').send(operationOutcome(err));
+  }
+  return reply.status(err.status).send(err.toJSON());
+}
+
+/**
+ * The HTTP server: bearer authentication on every route but /health/* and /metrics, one error
+ * handler that turns every error into JSON (an OperationOutcome under /fhir), never a stack trace.
+ */
+export function createHttpServer(o: HttpServerOptions): FastifyInstance {
+  const app = Fastify({ bodyLimit: o.bodyLimitBytes, logger: false, disableRequestLogging: true });
+
+  app.addHook('onRequest', async (req, reply) => {
+    if (PUBLIC.test(req.url)) return;
+    const who = o.authenticate(req.headers.authorization);
+    if (who === 'missing') return sendError(req, reply, new GatewayError('GW_AUTH_MISSING'));
+    if (who === 'invalid') return sendError(req, reply, new GatewayError('GW_AUTH_INVALID'));
+    req.principal = who;
+  });
+
+  app.setErrorHandler((err: unknown, req, reply) => {
+    if (err instanceof GatewayError) return sendError(req, reply, err);
+    const e = err as { statusCode?: number; code?: string; message?: string };
+    if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+      const gw =
+        e.statusCode === 415
+          ? new GatewayError('GW_UNSUPPORTED_MEDIA', String(req.headers['content-type'] ?? 'none'))
+          : new GatewayError('GW_BAD_REQUEST', e.message ?? 'bad request');
+      Object.assign(gw, { status: e.statusCode });
+      return sendError(req, reply, gw);
+    }
+    o.logger.error({ err: errorInfo(err), route: req.routeOptions.url }, 'request failed');
+    return sendError(req, reply, new GatewayError('GW_INTERNAL'));
+  });
+
+  app.setNotFoundHandler((req, reply) =>
+    sendError(req, reply, new GatewayError('GW_NOT_FOUND', `route ${req.method} ${req.url.split('?')[0]}`)),
+  );
+  return app;
+}

@@ -1,0 +1,190 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Database } from '../db/database.js';
+import { GatewayError } from '../errors/codes.js';
+import type { LineageStore } from '../lineage/store.js';
+
+export interface InboxItem {
+  channel: string;
+  /** Sender identity for duplicate detection (MSH-3|MSH-4, or a FHIR source). */
+  sender: string;
+  controlId: string;
+  messageType: string;
+  raw: Buffer;
+}
+
+export interface Accepted {
+  messageId: string;
+  /** True when this sender + control id was already accepted: ACK again, do not process again. */
+  duplicate: boolean;
+  sha256: string;
+}
+
+interface Pending {
+  item: InboxItem;
+  sha256: string;
+  receivedAt: string;
+  resolve(a: Accepted): void;
+  reject(e: unknown): void;
+}
+
+export interface InboxOptions {
+  maxBatch: number;
+  maxDelayMs: number;
+  maxPending: number;
+  /** Called with the ids of newly stored (not duplicate) messages, after they are committed. */
+  onCommitted(messageIds: string[]): void;
+  /** How many accepted messages are still waiting to be processed (back-pressure). */
+  backlog(): number;
+  onBatch?(size: number, ms: number): void;
+  /** The database refused a batch: every message in it is answered AE. */
+  onStoreError?(err: unknown): void;
+}
+
+/**
+ * Durable intake with group commit. Every message waits for the transaction that stores it (and its
+ * `received` lineage entry) to commit; messages arriving while a commit runs are gathered into the
+ * next one, so under load many messages share one round-trip and one fsync.
+ */
+export class Inbox {
+  private queue: Pending[] = [];
+  private flushing = false;
+  private closed = false;
+  private idle: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly db: Database,
+    private readonly lineage: LineageStore,
+    private readonly opts: InboxOptions,
+  ) {}
+
+  accept(item: InboxItem): Promise<Accepted> {
+    if (this.closed) return Promise.reject(new GatewayError('GW_SHUTTING_DOWN'));
+    const backlog = this.opts.backlog() + this.queue.length;
+    if (backlog >= this.opts.maxPending) {
+      return Promise.reject(new GatewayError('GW_INBOX_FULL', String(backlog)));
+    }
+    return new Promise<Accepted>((resolve, reject) => {
+      this.queue.push({
+        item,
+        sha256: createHash('sha256').update(item.raw).digest('hex'),
+        receivedAt: new Date().toISOString(),
+        resolve,
+        reject,
+      });
+      if (!this.flushing) this.idle = this.flushLoop();
+    });
+  }
+
+  /** Stops taking messages and waits for those already taken to be committed (or refused). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.idle;
+  }
+
+  private async flushLoop(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        if (this.opts.maxDelayMs > 0 && this.queue.length < this.opts.maxBatch) {
+          await new Promise((r) => setTimeout(r, this.opts.maxDelayMs));
+        }
+        const batch = this.queue.splice(0, this.opts.maxBatch);
+        const t0 = performance.now();
+        await this.commit(batch);
+        this.opts.onBatch?.(batch.length, performance.now() - t0);
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async commit(batch: Pending[]): Promise<void> {
+    // Within one batch the same sender + control id may appear twice: store the first only.
+    const firstByKey = new Map<string, Pending>();
+    for (const p of batch) {
+      const key = `${p.item.sender}\u0000${p.item.controlId}`;
+      if (!firstByKey.has(key)) firstByKey.set(key, p);
+    }
+    const unique = [...firstByKey.values()];
+    let stored: Map<string, string>;
+    let existing: Map<string, string>;
+    try {
+      [stored, existing] = await this.db.transaction(async (tx) => {
+        const ids = unique.map(() => randomUUID());
+        const params: unknown[] = [];
+        const values = unique.map((p, i) => {
+          params.push(
+            ids[i],
+            p.item.channel,
+            p.item.sender,
+            p.item.controlId,
+            p.item.messageType,
+            p.sha256,
+            p.item.raw,
+            p.receivedAt,
+          );
+          const b = i * 8;
+          return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8})`;
+        });
+        const ins = await tx.query<{ message_id: string; sender: string; control_id: string }>(
+          `insert into inbox (message_id, channel, sender, control_id, message_type, sha256, raw, received_at)
+           values ${values.join(', ')}
+           on conflict (sender, control_id) do nothing
+           returning message_id, sender, control_id`,
+          params,
+        );
+        const key = (s: string, c: string) => `${s}\u0000${c}`;
+        const storedIds = new Map(ins.rows.map((r) => [key(r.sender, r.control_id), r.message_id]));
+        const dupes = unique.filter((p) => !storedIds.has(key(p.item.sender, p.item.controlId)));
+        const existingIds = new Map<string, string>();
+        if (dupes.length > 0) {
+          const found = await tx.query<{ message_id: string; sender: string; control_id: string }>(
+            `select message_id, sender, control_id from inbox
+              where (sender, control_id) in (select * from unnest($1::text[], $2::text[]))`,
+            [dupes.map((p) => p.item.sender), dupes.map((p) => p.item.controlId)],
+          );
+          for (const r of found.rows) existingIds.set(key(r.sender, r.control_id), r.message_id);
+        }
+        await this.lineage.append(
+          tx,
+          unique
+            .filter((p) => storedIds.has(key(p.item.sender, p.item.controlId)))
+            .map((p) => ({
+              messageId: storedIds.get(key(p.item.sender, p.item.controlId))!,
+              stage: 'received',
+              at: p.receivedAt,
+              detail: {
+                channel: p.item.channel,
+                controlId: p.item.controlId,
+                messageType: p.item.messageType,
+                sha256: p.sha256,
+                bytes: p.item.raw.length,
+              },
+            })),
+        );
+        return [storedIds, existingIds] as const;
+      });
+    } catch (cause) {
+      this.opts.onStoreError?.(cause);
+      const err = new GatewayError('GW_STORE_UNAVAILABLE');
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    const newIds: string[] = [];
+    const seen = new Set<string>();
+    for (const p of batch) {
+      const key = `${p.item.sender}\u0000${p.item.controlId}`;
+      const id = stored.get(key);
+      if (id && !seen.has(key)) {
+        seen.add(key);
+        newIds.push(id);
+        p.resolve({ messageId: id, duplicate: false, sha256: p.sha256 });
+      } else {
+        const dup = id ?? existing.get(key);
+        if (dup) p.resolve({ messageId: dup, duplicate: true, sha256: p.sha256 });
+        else p.reject(new GatewayError('GW_STORE_UNAVAILABLE'));
+      }
+    }
+    if (newIds.length > 0) this.opts.onCommitted(newIds);
+  }
+}

@@ -1,0 +1,67 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The gateway's metrics, on a registry of its own (never the global one), so tests can run many. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'gateway_process_' });
+  const stageBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+  return {
+    registry,
+    messagesReceived: new Counter({
+      name: 'gateway_messages_received_total',
+      help: 'Messages received, by channel',
+      labelNames: ['channel'] as const,
+      registers: [registry],
+    }),
+    acks: new Counter({
+      name: 'gateway_acks_total',
+      help: 'HL7 acknowledgements sent, by channel and MSA-1 code',
+      labelNames: ['channel', 'code'] as const,
+      registers: [registry],
+    }),
+    messagesProcessed: new Counter({
+      name: 'gateway_messages_processed_total',
+      help: 'Messages processed, by outcome (processed, ignored, failed, retried)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    stageSeconds: new Histogram({
+      name: 'gateway_stage_duration_seconds',
+      help: 'Time spent in each pipeline stage',
+      labelNames: ['stage'] as const,
+      buckets: stageBuckets,
+      registers: [registry],
+    }),
+    ackSeconds: new Histogram({
+      name: 'gateway_ack_latency_seconds',
+      help: 'From a complete frame to its ACK written, by code',
+      labelNames: ['code'] as const,
+      buckets: stageBuckets,
+      registers: [registry],
+    }),
+    inboxBatchSize: new Histogram({
+      name: 'gateway_inbox_commit_batch_size',
+      help: 'Messages per group commit',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+      registers: [registry],
+    }),
+    predictions: new Counter({
+      name: 'gateway_predictions_total',
+      help: 'Model outputs written, by model and version',
+      labelNames: ['model', 'version'] as const,
+      registers: [registry],
+    }),
+    backlog: new Gauge({
+      name: 'gateway_backlog_messages',
+      help: 'Messages accepted and not yet processed',
+      registers: [registry],
+    }),
+    mllpConnections: new Gauge({
+      name: 'gateway_mllp_connections',
+      help: 'Open MLLP connections',
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,68 @@
+import type { QueueOptions, WorkQueue } from './work-queue.js';
+
+/** The default queue: an array and a fixed number of workers in this process. */
+export function createInProcessQueue(o: QueueOptions): WorkQueue {
+  const waiting: Array<{ id: string; attempt: number }> = [];
+  const queued = new Set<string>();
+  let running = 0;
+  let handler: ((id: string, attempt: number) => Promise<void>) | undefined;
+  let closed = false;
+  const timers = new Set<NodeJS.Timeout>();
+  let drainedResolve: (() => void) | undefined;
+
+  const pump = () => {
+    while (!closed && handler && running < o.concurrency && waiting.length > 0) {
+      const job = waiting.shift()!;
+      running++;
+      const h = handler;
+      void h(job.id, job.attempt)
+        .then(
+          () => {
+            queued.delete(job.id);
+          },
+          async (err) => {
+            if (job.attempt >= o.maxAttempts || closed) {
+              queued.delete(job.id);
+              if (!closed) await o.onGiveUp(job.id, err).catch(() => {});
+              return;
+            }
+            const delay = (o.backoffMs ?? 200) * 2 ** (job.attempt - 1) * (0.5 + Math.random());
+            const t = setTimeout(() => {
+              timers.delete(t);
+              waiting.push({ id: job.id, attempt: job.attempt + 1 });
+              pump();
+            }, delay);
+            timers.add(t);
+          },
+        )
+        .finally(() => {
+          running--;
+          if (running === 0 && drainedResolve) drainedResolve();
+          pump();
+        });
+    }
+  };
+
+  return {
+    kind: 'in-process',
+    async enqueue(ids) {
+      for (const id of ids) {
+        if (queued.has(id)) continue;
+        queued.add(id);
+        waiting.push({ id, attempt: 1 });
+      }
+      pump();
+    },
+    start(h) {
+      handler = h;
+      pump();
+    },
+    backlog: () => queued.size,
+    async ping() {},
+    async close() {
+      closed = true;
+      for (const t of timers) clearTimeout(t);
+      if (running > 0) await new Promise<void>((r) => (drainedResolve = r));
+    },
+  };
+}
