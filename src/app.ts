@@ -1,0 +1,243 @@
+import { resolve } from 'node:path';
+import type { GatewayConfig } from './config/schema.js';
+import type { Database } from './db/database.js';
+import { openDatabase } from './db/open.js';
+import { createFeatureStore } from './features/state.js';
+import { loadMappingsOrThrow } from './features/load-or-throw.js';
+import { registerFhirRoutes } from './fhirstore/routes.js';
+import { createFhirStore } from './fhirstore/store.js';
+import { createAuthenticator, resolveAdminToken } from './http/auth.js';
+import { registerHealthRoutes } from './http/health.js';
+import { createHttpServer } from './http/server.js';
+import { registerHl7Route } from './ingest/http/hl7-route.js';
+import { Inbox } from './ingest/inbox.js';
+import { createHl7Intake } from './ingest/intake.js';
+import { type MllpListener, startMllpListener } from './ingest/mllp/listener.js';
+import { registerLineageRoutes } from './lineage/routes.js';
+import { createLineageStore, type LineageStore } from './lineage/store.js';
+import { checkFeatureOrder, loadModels, type ModelRegistry } from './models/registry.js';
+import { registerModelRoutes } from './models/routes.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
+import { createPipeline } from './pipeline/process.js';
+import { createBullmqQueue } from './queue/bullmq.js';
+import { createInProcessQueue } from './queue/in-process.js';
+import type { WorkQueue } from './queue/work-queue.js';
+import { createFhirWriter } from './writeback/writer.js';
+
+export interface Gateway {
+  config: GatewayConfig;
+  logger: Logger;
+  metrics: Metrics;
+  db: Database;
+  lineage: LineageStore;
+  models: ModelRegistry;
+  queue: WorkQueue;
+  adminToken: string;
+  adminTokenFile?: string;
+  httpUrl: string;
+  fhirBaseUrl: string;
+  mllpPort: number;
+  /** Waits until every accepted message has been processed (tests, `replay`). */
+  idle(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** PostgreSQL schema (tests). */
+  schema?: string;
+  /** Base directory for relative paths in config (default: cwd). */
+  baseDir?: string;
+  /** BullMQ key prefix (tests: one per test). */
+  queuePrefix?: string;
+}
+
+/**
+ * Starts every service in order (config -> database -> models and mappings -> HTTP and FHIR store
+ * -> queue and pipeline -> intake -> MLLP) and returns one close() that stops them in mirror order,
+ * letting in-flight work finish.
+ */
+export async function startGateway(config: GatewayConfig, opts: StartOptions = {}): Promise<Gateway> {
+  const base = opts.baseDir ?? process.cwd();
+  const logger = opts.logger ?? createLogger(config.log.level);
+  const metrics = createMetrics();
+  // Each service registers its close; they run in this order: stop taking work, finish what is in
+  // flight, then release what the work needed.
+  const ORDER = ['timers', 'mllp', 'inbox', 'queue', 'http', 'models', 'db'] as const;
+  const closers = new Map<(typeof ORDER)[number], () => Promise<void>>();
+  const closeAll = async () => {
+    for (const name of ORDER) {
+      const c = closers.get(name);
+      closers.delete(name);
+      if (c) await c().catch((err) => logger.error({ service: name, err: String(err) }, 'close failed'));
+    }
+  };
+  try {
+    const dataDir = resolve(base, config.dataDir);
+    const token = resolveAdminToken(config.adminToken, dataDir);
+    const db = await openDatabase({
+      dataDir,
+      ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
+      ...(opts.schema ? { schema: opts.schema } : {}),
+    });
+    closers.set('db', () => db.close());
+    logger.info({ database: db.kind }, 'database ready');
+    const lineage = createLineageStore(db);
+
+    const models = await loadModels(resolve(base, config.paths.models));
+    closers.set('models', () => models.close());
+    const mappings = loadMappingsOrThrow(resolve(base, config.paths.mappings));
+    for (const m of mappings) {
+      const model = models.get(m.model);
+      if (!model) throw new Error(`mapping ${m.file}: model '${m.model}' is not in ${config.paths.models}`);
+      checkFeatureOrder(
+        model,
+        m.features.map((f) => f.name),
+        m.file,
+      );
+    }
+    logger.info({ models: models.list().map((m) => `${m.name}@${m.version}`), mappings: mappings.length }, 'models ready');
+
+    const http = createHttpServer({
+      bodyLimitBytes: config.http.bodyLimitBytes,
+      logger,
+      authenticate: createAuthenticator(token.token),
+    });
+    const clientHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    // The HTTP port must be known before the embedded store's base URL: listen first, routes are
+    // registered before fastify is ready, so bind now and register on ready-free plugins below.
+    let httpUrl = '';
+    let fhirBaseUrl = config.fhir.baseUrl ?? '';
+    const embedded = !config.fhir.baseUrl;
+    const fhirStore = embedded ? createFhirStore(db) : undefined;
+    if (fhirStore) registerFhirRoutes(http, fhirStore, { prefix: '/fhir', baseUrl: () => `${httpUrl}/fhir` });
+    registerLineageRoutes(http, lineage);
+    registerModelRoutes(http, models, mappings);
+
+    const queueOpts = {
+      concurrency: config.processing.concurrency,
+      maxAttempts: config.processing.maxAttempts,
+      onGiveUp: async (id: string, err: unknown) => pipeline.giveUp(id, err),
+    };
+    const queue: WorkQueue = config.redisUrl
+      ? createBullmqQueue(config.redisUrl, { ...queueOpts, ...(opts.queuePrefix ? { prefix: opts.queuePrefix } : {}) })
+      : createInProcessQueue(queueOpts);
+    closers.set('queue', () => queue.close());
+
+    const inbox = new Inbox(db, lineage, {
+      ...config.inbox,
+      backlog: () => queue.backlog(),
+      onCommitted: (ids) => {
+        void queue.enqueue(ids).catch((err) => logger.error({ err: String(err) }, 'enqueue failed; recovered at next start'));
+      },
+      onBatch: (size) => metrics.inboxBatchSize.observe(size),
+      onStoreError: (err) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'inbox commit failed'),
+    });
+    closers.set('inbox', () => inbox.close());
+    const intake = createHl7Intake({
+      inbox,
+      application: config.mllp.application,
+      facility: config.mllp.facility,
+      logger,
+      metrics,
+    });
+    registerHl7Route(http, intake);
+    registerHealthRoutes(http, metrics, {
+      database: async () => {
+        await db.ping();
+        return { kind: db.kind };
+      },
+      queue: async () => {
+        await queue.ping();
+        return { kind: queue.kind, backlog: queue.backlog() };
+      },
+      fhir: async () => {
+        if (embedded) return { target: 'embedded' };
+        await writer.ping();
+        return { target: 'external' };
+      },
+      models: async () => ({ loaded: models.list().map((m) => `${m.name}@${m.version}`) }),
+    });
+
+    await http.listen({ host: config.host, port: config.http.port });
+    closers.set('http', () => http.close());
+    const addr = http.server.address();
+    const httpPort = typeof addr === 'object' && addr ? addr.port : config.http.port;
+    httpUrl = `http://${clientHost.includes(':') ? `[${clientHost}]` : clientHost}:${httpPort}`;
+    if (embedded) fhirBaseUrl = `${httpUrl}/fhir`;
+    logger.info({ url: httpUrl, fhir: embedded ? 'embedded' : 'external' }, 'http listener ready');
+
+    const writer = createFhirWriter({
+      baseUrl: fhirBaseUrl,
+      bearerToken: embedded ? token.token : config.fhir.bearerToken,
+      timeoutMs: config.fhir.timeoutMs,
+    });
+    const pipeline = createPipeline({
+      db,
+      lineage,
+      mappings,
+      models,
+      features: createFeatureStore(db),
+      writer,
+      logger,
+      metrics,
+      defaultTimezone: config.hl7.defaultTimezone,
+      identifierSystem: (assigner) =>
+        (assigner && config.patients.identifierSystems[assigner]) ||
+        `${config.patients.defaultSystemPrefix}${assigner ?? 'unknown'}`,
+    });
+    queue.start((id) => pipeline.process(id));
+    // Messages stored but not processed before the last stop (crash or kill -9) go first.
+    const pending = await db.query<{ message_id: string }>(
+      `select message_id from inbox where status = 'received' order by received_at`,
+    );
+    if (pending.rows.length > 0) {
+      logger.info({ messages: pending.rows.length }, 'resuming messages stored before the last stop');
+      await queue.enqueue(pending.rows.map((r) => r.message_id));
+    }
+
+    const mllp: MllpListener = await startMllpListener({
+      host: config.host,
+      port: config.mllp.port,
+      maxMessageBytes: config.mllp.maxMessageBytes,
+      maxConnections: config.mllp.maxConnections,
+      idleTimeoutMs: config.mllp.idleTimeoutMs,
+      intake,
+      logger,
+      metrics,
+    });
+    closers.set('mllp', () => mllp.close());
+    const backlogTimer = setInterval(() => metrics.backlog.set(queue.backlog()), 1000);
+    backlogTimer.unref();
+    closers.set('timers', async () => clearInterval(backlogTimer));
+
+    return {
+      config,
+      logger,
+      metrics,
+      db,
+      lineage,
+      models,
+      queue,
+      adminToken: token.token,
+      ...(token.file ? { adminTokenFile: token.file } : {}),
+      httpUrl,
+      fhirBaseUrl,
+      mllpPort: mllp.port,
+      async idle(timeoutMs = 30_000) {
+        const until = Date.now() + timeoutMs;
+        for (;;) {
+          const r = await db.query<{ n: number }>(`select count(*)::int as n from inbox where status = 'received'`);
+          if ((r.rows[0]?.n ?? 0) === 0) return;
+          if (Date.now() > until) throw new Error(`still ${r.rows[0]?.n} messages unprocessed after ${timeoutMs} ms`);
+          await new Promise((res) => setTimeout(res, 25));
+        }
+      },
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

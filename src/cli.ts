@@ -1,0 +1,66 @@
+import { readFileSync } from 'node:fs';
+import { runLineage, runMappingsCheck, runModels, runSend } from './cli/commands.js';
+import { UsageError } from './cli/usage-error.js';
+import { ConfigError } from './config/load.js';
+
+const USAGE = `usage: gateway <command>
+
+  serve                               start the gateway (same as npm start)
+  send FILE... [--host H] [--port P]  send HL7 v2 files over MLLP, print each ACK
+  mappings check [--dir D] [--fixtures D]
+                                      validate mappings and dry-run them on fixtures
+  models list                         models, versions, hashes (verifies the ONNX files)
+  models card NAME                    print a model card
+  lineage show ID [--url U]           timeline of a message (gateway message id or MSH-10)
+  lineage verify [--url U]            check the whole audit chain
+  replay                              (not yet available)
+
+Commands that read the gateway's records talk to the running gateway over HTTP
+(--url, default http://HOST:HTTP_PORT) with GATEWAY_ADMIN_TOKEN or DATA_DIR/admin-token.`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, sub, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve': {
+        const { serve } = await import('./main.js');
+        await serve();
+        return 0;
+      }
+      case 'send':
+        return await runSend(sub === undefined ? rest : [sub, ...rest]);
+      case 'mappings':
+        if (sub !== 'check') throw new UsageError(`unknown mappings command '${sub ?? ''}'`);
+        return runMappingsCheck(rest);
+      case 'models':
+        return await runModels(sub, rest);
+      case 'lineage':
+        return await runLineage(sub, rest);
+      case 'replay':
+        process.stderr.write('gateway replay: not yet available in this version\n');
+        return 2;
+      case 'help':
+      case '--help':
+      case '-h':
+      case undefined:
+        process.stdout.write(`${USAGE}\n`);
+        return command === undefined ? 2 : 0;
+      case '--version':
+        process.stdout.write(`${JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version}\n`);
+        return 0;
+      default:
+        throw new UsageError(`unknown command '${command}'`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`gateway: ${err.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`gateway: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}

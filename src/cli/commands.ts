@@ -1,0 +1,189 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { UsageError } from './usage-error.js';
+import { loadConfig } from '../config/load.js';
+import { checkMappings } from '../features/check.js';
+import { formatMappingError } from '../features/mapping.js';
+import { splitMessages } from '../hl7/batch.js';
+import { MllpClient } from '../ingest/mllp/client.js';
+import { checkFeatureOrder, loadModels } from '../models/registry.js';
+import type { ClinicalEvent } from '../normalize/event.js';
+import { normalizeHl7 } from '../normalize/hl7v2.js';
+import { parseHl7 } from '../hl7/parser.js';
+import { loadMappings } from '../features/mapping.js';
+import { formatTimeline } from './timeline.js';
+
+const out = (s: string) => process.stdout.write(`${s}\n`);
+const err = (s: string) => process.stderr.write(`${s}\n`);
+
+/** `gateway send FILE... [--host H] [--port P]`: one MLLP connection, every message, every ACK. */
+export async function runSend(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { host: { type: 'string' }, port: { type: 'string' }, timeout: { type: 'string' } },
+  });
+  if (positionals.length === 0) throw new UsageError('send needs at least one FILE');
+  const config = loadConfig();
+  const host = values.host ?? config.host;
+  const port = Number(values.port ?? config.mllp.port);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new UsageError(`invalid --port '${values.port}'`);
+  const messages: Array<{ file: string; text: string }> = [];
+  for (const file of positionals) {
+    if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
+    const { messages: found } = splitMessages(readFileSync(file, 'utf8'));
+    if (found.length === 0) throw new UsageError(`${file} holds no HL7 message (no MSH segment)`);
+    for (const text of found) messages.push({ file, text });
+  }
+  let client: MllpClient;
+  try {
+    client = await MllpClient.connect({ host, port, timeoutMs: Number(values.timeout ?? 30_000) });
+  } catch (e) {
+    err(`gateway send: cannot connect to ${host}:${port}: ${(e as Error).message}`);
+    return 1;
+  }
+  let failures = 0;
+  try {
+    for (const m of messages) {
+      const ack = await client.send(m.text);
+      const code = /(?:^|\r)MSA\|([A-Z]{2})/.exec(ack)?.[1] ?? /MSA.([A-Z]{2})/.exec(ack)?.[1] ?? '??';
+      if (code !== 'AA' && code !== 'CA') failures++;
+      out(`# ${m.file}: ${code}`);
+      out(ack.replace(/\r/g, '\n').trimEnd());
+    }
+  } catch (e) {
+    err(`gateway send: ${(e as Error).message}`);
+    return 1;
+  } finally {
+    await client.close();
+  }
+  return failures > 0 ? 1 : 0;
+}
+
+function fixtureEvents(dir: string): ClinicalEvent[] {
+  if (!existsSync(dir)) return [];
+  const events: ClinicalEvent[] = [];
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.hl7')).sort()) {
+    const { messages } = splitMessages(readFileSync(join(dir, f), 'utf8'));
+    messages.forEach((text, i) => {
+      try {
+        events.push(normalizeHl7(parseHl7(text), { channel: 'fixture', messageId: `${f}#${i + 1}` }));
+      } catch {
+        // Fixtures that are meant to be malformed are not dry-run material.
+      }
+    });
+  }
+  return events;
+}
+
+/** `gateway mappings check`: schema, units, model binding, and a dry run over the fixtures. */
+export function runMappingsCheck(args: string[]): number {
+  const { values } = parseArgs({ args, options: { dir: { type: 'string' }, fixtures: { type: 'string' } } });
+  const config = loadConfig();
+  const dir = resolve(values.dir ?? config.paths.mappings);
+  const events = fixtureEvents(resolve(values.fixtures ?? 'fixtures/hl7v2'));
+  const report = checkMappings(dir, events);
+  for (const e of report.errors) err(formatMappingError(e));
+  for (const r of report.dryRun) {
+    out(
+      `${r.mapping} <- ${r.event}: ${r.values} value(s)${r.rejected.length ? `, ${r.rejected.length} rejected` : ''}${r.triggered ? ', triggers scoring' : ''}`,
+    );
+    for (const x of r.rejected) out(`    rejected ${x.feature}: ${x.reason}`);
+  }
+  if (report.errors.length > 0) {
+    err(`${report.errors.length} error(s) in ${dir}`);
+    return 1;
+  }
+  out(`mappings ok: ${dir} (${events.length} fixture event(s) dry-run)`);
+  return 0;
+}
+
+/** `gateway models list|card NAME`. Loading verifies every ONNX file against its card. */
+export async function runModels(sub: string | undefined, args: string[]): Promise<number> {
+  const config = loadConfig();
+  const registry = await loadModels(resolve(config.paths.models));
+  try {
+    if (sub === 'list') {
+      const { mappings } = loadMappings(resolve(config.paths.mappings));
+      for (const m of registry.list()) {
+        const bound = mappings.filter((x) => x.model === m.name);
+        for (const b of bound) checkFeatureOrder(m, b.features.map((f) => f.name), b.file);
+        out(
+          `${m.name}\t${m.version}\tsha256:${m.sha256}\tfeatures: ${m.featureNames.join(', ')}\tmappings: ${bound.map((b) => b.version).join(', ') || 'none'}`,
+        );
+      }
+      return 0;
+    }
+    if (sub === 'card') {
+      const name = args[0];
+      if (!name) throw new UsageError('models card needs a model NAME');
+      const m = registry.get(name);
+      if (!m) {
+        err(`gateway: no model named '${name}' (have: ${registry.list().map((x) => x.name).join(', ')})`);
+        return 1;
+      }
+      out(readFileSync(join(resolve(config.paths.models), name, 'card.yaml'), 'utf8'));
+      return 0;
+    }
+    throw new UsageError(`unknown models command '${sub ?? ''}'`);
+  } finally {
+    await registry.close();
+  }
+}
+
+function apiTarget(url: string | undefined) {
+  const config = loadConfig();
+  const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
+  const base = (url ?? `http://${host}:${config.http.port}`).replace(/\/$/, '');
+  let token = config.adminToken ?? process.env.GATEWAY_ADMIN_TOKEN;
+  const file = join(resolve(config.dataDir), 'admin-token');
+  if (!token && existsSync(file)) token = readFileSync(file, 'utf8').trim();
+  if (!token) throw new Error(`no token: set GATEWAY_ADMIN_TOKEN or start the gateway once to create ${file}`);
+  return { base, token };
+}
+
+async function getJson(base: string, token: string, path: string): Promise<{ status: number; body: unknown }> {
+  let res: Response;
+  try {
+    res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  } catch (e) {
+    throw new Error(`cannot reach the gateway at ${base}: ${(e as Error).message}`);
+  }
+  return { status: res.status, body: await res.json().catch(() => null) };
+}
+
+/** `gateway lineage show ID | verify`, through the running gateway's API. */
+export async function runLineage(sub: string | undefined, args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { url: { type: 'string' }, json: { type: 'boolean' } },
+  });
+  const { base, token } = apiTarget(values.url);
+  if (sub === 'verify') {
+    const { status, body } = await getJson(base, token, '/lineage/verify');
+    if (status !== 200) throw new Error(`gateway answered ${status}: ${JSON.stringify(body)}`);
+    const r = body as { ok: boolean; entries: number; brokenAt?: number; reason?: string };
+    out(r.ok ? `lineage ok: ${r.entries} entries verified` : `lineage BROKEN at entry ${r.brokenAt}: ${r.reason}`);
+    return r.ok ? 0 : 1;
+  }
+  if (sub === 'show') {
+    const id = positionals[0];
+    if (!id) throw new UsageError('lineage show needs an ID (gateway message id or MSH-10)');
+    let { status, body } = await getJson(base, token, `/lineage/${encodeURIComponent(id)}`);
+    let records: unknown[] = status === 200 ? [body] : [];
+    if (status === 404) {
+      ({ status, body } = await getJson(base, token, `/lineage?controlId=${encodeURIComponent(id)}`));
+      if (status === 200) records = body as unknown[];
+    }
+    if (status !== 200 && status !== 404) throw new Error(`gateway answered ${status}: ${JSON.stringify(body)}`);
+    if (records.length === 0) {
+      err(`no lineage record for '${id}'`);
+      return 1;
+    }
+    for (const r of records) out(values.json ? JSON.stringify(r, null, 2) : formatTimeline(r as never));
+    return 0;
+  }
+  throw new UsageError(`unknown lineage command '${sub ?? ''}'`);
+}

@@ -1,0 +1,222 @@
+import type { Database } from '../db/database.js';
+import type { FeatureStore } from '../features/state.js';
+import { assembleVector, extractFeatures, triggersScoring } from '../features/extract-api.js';
+import type { Mapping } from '../features/mapping.js';
+import { Hl7ParseError, parseHl7 } from '../hl7/parser.js';
+import type { LineageEntryInput } from '../lineage/chain.js';
+import type { LineageOutput, LineageStore } from '../lineage/store.js';
+import type { ModelRegistry } from '../models/registry.js';
+import { interpret } from '../models/registry.js';
+import type { ClinicalEvent } from '../normalize/event.js';
+import { normalizeHl7 } from '../normalize/hl7v2.js';
+import { patientKey, primaryIdentifier } from '../normalize/patient-key.js';
+import type { Logger } from '../observability/logger.js';
+import { errorInfo } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { inSpan } from '../observability/tracing.js';
+import { buildPredictionTransaction } from '../writeback/builders.js';
+import { validateFhir } from '../writeback/validate.js';
+import type { FhirWriter } from '../writeback/writer.js';
+import { hl7SourceRef, parseHl7SourceRef } from './source-ref.js';
+
+export interface PipelineDeps {
+  db: Database;
+  lineage: LineageStore;
+  mappings: readonly Mapping[];
+  models: ModelRegistry;
+  features: FeatureStore;
+  writer: FhirWriter;
+  logger: Logger;
+  metrics: Metrics;
+  defaultTimezone: string;
+  identifierSystem(assigner: string | undefined): string;
+  now?: () => Date;
+}
+
+/** A failure that retrying will not mend: the message goes to `failed` with its reason at once. */
+export class PermanentFailure extends Error {
+  override name = 'PermanentFailure';
+}
+
+interface InboxRow {
+  message_id: string;
+  channel: string;
+  sender: string;
+  control_id: string;
+  raw: Uint8Array;
+  status: string;
+}
+
+/**
+ * The pipeline after durable intake: parse -> normalize -> map -> infer -> write back, each stage
+ * recorded in the lineage. The lineage of one processing run is appended with the status change in
+ * one transaction at the end: a run cut short leaves the message `received`, and it is processed
+ * again; every step before is idempotent (feature upserts by time, conditional creates).
+ */
+export function createPipeline(d: PipelineDeps) {
+  const now = d.now ?? (() => new Date());
+
+  async function finish(messageId: string, status: string, reason: string | null, stages: LineageEntryInput[]) {
+    await d.db.transaction(async (tx) => {
+      const r = await tx.query(
+        `update inbox set status = $2, status_reason = $3, updated_at = now()
+          where message_id = $1 and status = 'received'`,
+        [messageId, status, reason],
+      );
+      // Another worker finished it first (a retried job): keep its record only.
+      if (r.rowCount === 1) await d.lineage.append(tx, stages);
+    });
+    d.metrics.messagesProcessed.inc({ outcome: status });
+  }
+
+  async function timed<T>(stage: string, attrs: Record<string, string>, fn: () => Promise<T> | T): Promise<T> {
+    const t0 = performance.now();
+    try {
+      return await inSpan(stage, attrs, async () => fn());
+    } finally {
+      d.metrics.stageSeconds.observe({ stage }, (performance.now() - t0) / 1000);
+    }
+  }
+
+  async function process(messageId: string): Promise<void> {
+    const row = (
+      await d.db.query<InboxRow>(
+        'select message_id, channel, sender, control_id, raw, status from inbox where message_id = $1',
+        [messageId],
+      )
+    ).rows[0];
+    if (!row || row.status !== 'received') return;
+    const stages: LineageEntryInput[] = [];
+    const stage = (name: string, detail: Record<string, unknown>) =>
+      stages.push({ messageId, stage: name, at: now().toISOString(), detail });
+
+    try {
+      const event: ClinicalEvent = await timed('parse', { messageId }, () => {
+        const msg = parseHl7(Buffer.from(row.raw).toString('utf8'));
+        return normalizeHl7(msg, { channel: row.channel, messageId }, { defaultTimezone: d.defaultTimezone });
+      });
+      stage('parsed', {
+        messageType: event.source.messageType,
+        version: event.source.version ?? null,
+        observations: event.observations.length,
+      });
+
+      const used = d.mappings.filter((m) => m.triggers.messageTypes.includes(event.source.messageType));
+      if (used.length === 0) {
+        stage('ignored', { reason: `no mapping uses message type ${event.source.messageType}` });
+        await finish(messageId, 'ignored', 'no mapping uses this message type', stages);
+        return;
+      }
+      const key = patientKey(event.patient);
+      if (!key) throw new PermanentFailure('no patient identifier (PID-3) in the message');
+      const pid = primaryIdentifier(event.patient)!;
+      const outputs: LineageOutput[] = [];
+
+      for (const mapping of used) {
+        const model = d.models.get(mapping.model);
+        if (!model) throw new PermanentFailure(`mapping ${mapping.file} names model ${mapping.model}, which is not loaded`);
+        const extracted = await timed('map', { model: mapping.model }, () => extractFeatures(event, mapping));
+        const values = extracted.values.map((v) => ({
+          ...v,
+          sourceRef: v.sourceReference ?? hl7SourceRef(row.sender, row.control_id, v.sourceRef),
+        }));
+        await d.features.apply(key, mapping.model, values);
+        const at = values.reduce((a, v) => (v.observedAt > a ? v.observedAt : a), event.occurredAt ?? '') || now().toISOString();
+        const snapshot = await d.features.snapshot(key, mapping.model);
+        const vector = assembleVector(mapping, snapshot, at);
+        stage('mapped', {
+          model: mapping.model,
+          mappingVersion: mapping.version,
+          features: values.map((v) => v.feature),
+          rejected: extracted.rejected.map((r) => ({ feature: r.feature, ref: r.ref, reason: r.reason })),
+          complete: vector.complete,
+          ...(vector.complete ? {} : { waitingFor: vector.missing }),
+          ...(vector.imputed.length > 0 ? { imputed: vector.imputed } : {}),
+        });
+        if (!vector.complete || !triggersScoring(event, mapping, values)) continue;
+
+        const [score] = await timed('infer', { model: model.name }, () => model.predict([vector.vector]));
+        if (score === undefined || !Number.isFinite(score)) throw new PermanentFailure(`model ${model.name} returned no score`);
+        const band = interpret(model.card, score);
+        stage('inferred', {
+          model: model.name,
+          modelVersion: model.version,
+          modelSha256: model.sha256,
+          mappingVersion: mapping.version,
+          score,
+          ...(band ? { interpretation: band.code } : {}),
+          inputs: vector.used.map((u) => u.feature),
+        });
+
+        const derivedFrom = vector.used.flatMap((u) => (u.sourceRef && !parseHl7SourceRef(u.sourceRef) ? [u.sourceRef] : []));
+        const hl7Sources = [
+          ...new Map(
+            vector.used
+              .map((u) => parseHl7SourceRef(u.sourceRef))
+              .filter((s): s is NonNullable<typeof s> => !!s)
+              .map((s) => [`${s.sender}\u0000${s.controlId}`, s]),
+          ).values(),
+        ];
+        const bundle = buildPredictionTransaction({
+          eventKey: messageId,
+          patient: { system: d.identifierSystem(pid.assigner), value: pid.value },
+          model: { name: model.name, version: model.version, sha256: model.sha256, card: model.card },
+          mappingVersion: mapping.version,
+          score,
+          ...(band ? { interpretation: band } : {}),
+          effectiveAt: vector.newestObservedAt ?? at,
+          issuedAt: now().toISOString(),
+          derivedFrom: [...new Set(derivedFrom)],
+          hl7Sources: hl7Sources.map((s) => ({ sender: s.sender, controlId: s.controlId })),
+        });
+        for (const entry of bundle.entry ?? []) {
+          const issues = validateFhir(entry.resource as never);
+          const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
+          if (errors.length > 0) {
+            throw new PermanentFailure(
+              `${(entry.resource as { resourceType: string }).resourceType} failed validation: ${errors
+                .map((i) => `${i.expression?.join(',') ?? ''} ${i.details?.text ?? i.diagnostics ?? ''}`.trim())
+                .join('; ')}`,
+            );
+          }
+        }
+        const written = await timed('write', { model: model.name }, () => d.writer.write(bundle));
+        d.metrics.predictions.inc({ model: model.name, version: model.version });
+        outputs.push({
+          model: model.name,
+          modelVersion: model.version,
+          modelSha256: model.sha256,
+          mappingVersion: mapping.version,
+          resource: written.observation,
+          provenance: written.provenance,
+          device: written.device,
+        });
+      }
+      if (outputs.length > 0) stage('written', { outputs });
+      await finish(messageId, 'processed', null, stages);
+    } catch (err) {
+      if (err instanceof PermanentFailure || err instanceof Hl7ParseError) {
+        d.logger.warn({ messageId, err: errorInfo(err) }, 'message failed');
+        stage('failed', { reason: err instanceof Error ? err.message : String(err) });
+        await finish(messageId, 'failed', err instanceof Error ? err.message : String(err), stages);
+        return;
+      }
+      // Anything else (the FHIR server or the database away, a time-out, a bug) is retried with
+      // back-off by the queue, and recorded as failed after the last attempt.
+      d.metrics.messagesProcessed.inc({ outcome: 'retried' });
+      d.logger.warn({ messageId, err: errorInfo(err) }, 'message will be retried');
+      throw err;
+    }
+  }
+
+  /** After the last attempt of a transient failure. */
+  async function giveUp(messageId: string, err: unknown): Promise<void> {
+    const reason = `gave up after retries: ${err instanceof Error ? err.message : String(err)}`;
+    d.logger.error({ messageId, err: errorInfo(err) }, 'message failed after retries');
+    await finish(messageId, 'failed', reason, [
+      { messageId, stage: 'failed', at: now().toISOString(), detail: { reason } },
+    ]);
+  }
+
+  return { process, giveUp };
+}
