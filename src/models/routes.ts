@@ -20,7 +20,11 @@ function summary(m: LoadedModel, mappings: readonly Mapping[]) {
 }
 
 /** `GET /models`, `GET /models/{name}` (with the model card). */
-export function registerModelRoutes(app: FastifyInstance, models: ModelRegistry, mappings: readonly Mapping[]) {
+export function registerModelRoutes(
+  app: FastifyInstance,
+  models: ModelRegistry,
+  mappings: readonly Mapping[],
+) {
   app.get('/models', async () => models.list().map((m) => summary(m, mappings)));
   app.get('/models/:name', async (req) => {
     const { name } = req.params as { name: string };

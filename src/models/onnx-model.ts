@@ -1,0 +1,205 @@
+/**
+ * One governed ONNX model: the bytes are checked against the card's SHA-256 before a session is
+ * created, the session's input/output are checked against the card, and the golden cases are
+ * replayed. `predict` runs a whole batch in one `session.run`.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import * as ort from 'onnxruntime-node';
+import type { ModelCard } from './card.js';
+
+/** The ONNX bytes are not the ones the card was signed off with. */
+export class ModelIntegrityError extends Error {
+  readonly code = 'MODEL_INTEGRITY';
+  constructor(
+    readonly cardFile: string,
+    readonly onnxFile: string,
+    readonly expected: string,
+    readonly actual: string,
+  ) {
+    super(
+      `model card ${cardFile}: refusing ${onnxFile}: sha256 is ${actual} but the card expects ${expected}`,
+    );
+    this.name = 'ModelIntegrityError';
+  }
+}
+
+/** The ONNX graph does not match its card (input/output names, feature count, golden cases). */
+export class ModelValidationError extends Error {
+  readonly code = 'MODEL_INVALID';
+  constructor(
+    readonly cardFile: string,
+    message: string,
+  ) {
+    super(`model card ${cardFile}: ${message}`);
+    this.name = 'ModelValidationError';
+  }
+}
+
+/** Rows handed to `predict` have the wrong shape or non-finite values. */
+export class ModelInputError extends Error {
+  readonly code = 'MODEL_INPUT';
+  constructor(model: string, message: string) {
+    super(`model ${model}: ${message}`);
+    this.name = 'ModelInputError';
+  }
+}
+
+export interface LoadedModel {
+  readonly name: string;
+  readonly version: string;
+  readonly sha256: string;
+  readonly card: ModelCard;
+  readonly cardFile: string;
+  readonly featureNames: string[];
+  /** Positive-class probability for each row; rows are `n` x featureNames.length, one session.run. */
+  predict(rows: Float32Array | number[][], n?: number): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+export interface OpenModelOptions {
+  /** Replay the card's golden cases and refuse the model when one drifts (default true). */
+  verifyGoldenCases?: boolean;
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function toMatrix(model: string, rows: Float32Array | number[][], width: number, n?: number) {
+  if (rows instanceof Float32Array) {
+    const count = n ?? rows.length / width;
+    if (!Number.isInteger(count) || count * width !== rows.length) {
+      throw new ModelInputError(
+        model,
+        `expected ${width} values per row, got ${rows.length} values for ${count} rows`,
+      );
+    }
+    for (const v of rows)
+      if (!Number.isFinite(v)) throw new ModelInputError(model, 'features must be finite numbers');
+    return { data: rows, count };
+  }
+  const count = n ?? rows.length;
+  if (count !== rows.length)
+    throw new ModelInputError(model, `n is ${count} but ${rows.length} rows were given`);
+  const data = new Float32Array(count * width);
+  rows.forEach((row, i) => {
+    if (row.length !== width) {
+      throw new ModelInputError(model, `row ${i} has ${row.length} values, expected ${width}`);
+    }
+    for (const v of row)
+      if (!Number.isFinite(v)) throw new ModelInputError(model, `row ${i} has a non-finite value`);
+    data.set(row, i * width);
+  });
+  return { data, count };
+}
+
+function checkSession(session: ort.InferenceSession, card: ModelCard, cardFile: string): void {
+  const fail = (message: string): never => {
+    throw new ModelValidationError(cardFile, message);
+  };
+  const input = session.inputMetadata.find((m) => m.name === card.onnx.input);
+  if (!input) fail(`ONNX graph has no input '${card.onnx.input}' (inputs: ${session.inputNames.join(', ')})`);
+  if (input?.isTensor) {
+    if (input.type !== 'float32') fail(`input '${input.name}' is ${input.type}, expected float32`);
+    const width = input.shape[1];
+    if (input.shape.length !== 2 || width !== card.features.length) {
+      fail(
+        `input '${input.name}' has shape [${input.shape.join(', ')}] but the card lists ${card.features.length} features`,
+      );
+    }
+  }
+  const output = session.outputMetadata.find((m) => m.name === card.onnx.output);
+  if (!output)
+    fail(`ONNX graph has no output '${card.onnx.output}' (outputs: ${session.outputNames.join(', ')})`);
+  if (output?.isTensor) {
+    const width = output.shape.length === 2 ? output.shape[1] : 1;
+    if (typeof width === 'number' && card.onnx.outputIndex >= width) {
+      fail(
+        `output '${output.name}' has ${width} columns, outputIndex ${card.onnx.outputIndex} is out of range`,
+      );
+    }
+  }
+}
+
+class OnnxModel implements LoadedModel {
+  readonly name: string;
+  readonly version: string;
+  readonly featureNames: string[];
+
+  constructor(
+    readonly card: ModelCard,
+    readonly cardFile: string,
+    readonly sha256: string,
+    private readonly session: ort.InferenceSession,
+  ) {
+    this.name = card.name;
+    this.version = card.version;
+    this.featureNames = card.features.map((f) => f.name);
+  }
+
+  async predict(rows: Float32Array | number[][], n?: number): Promise<number[]> {
+    const width = this.featureNames.length;
+    const { data, count } = toMatrix(this.name, rows, width, n);
+    if (count === 0) return [];
+    const feeds = { [this.card.onnx.input]: new ort.Tensor('float32', data, [count, width]) };
+    const result = await this.session.run(feeds, [this.card.onnx.output]);
+    const tensor = result[this.card.onnx.output];
+    if (!tensor) throw new ModelInputError(this.name, `session returned no '${this.card.onnx.output}'`);
+    const columns = tensor.dims.length === 2 ? Number(tensor.dims[1]) : 1;
+    const values = tensor.data as Float32Array;
+    const out = new Array<number>(count);
+    for (let i = 0; i < count; i++) out[i] = values[i * columns + this.card.onnx.outputIndex]!;
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+async function verifyGoldenCases(model: LoadedModel): Promise<void> {
+  const cases = model.card.goldenCases;
+  if (cases.length === 0) return;
+  const got = await model.predict(cases.map((c) => c.features));
+  cases.forEach((c, i) => {
+    const delta = Math.abs(got[i]! - c.probability);
+    if (!(delta <= model.card.goldenTolerance)) {
+      throw new ModelValidationError(
+        model.cardFile,
+        `golden case #${i + 1} '${c.name}' gives ${got[i]}, card expects ${c.probability} (tolerance ${model.card.goldenTolerance})`,
+      );
+    }
+  });
+}
+
+/** Opens `onnxFile` for `card`: hash check, session, shape check, golden cases. */
+export async function openModel(
+  card: ModelCard,
+  cardFile: string,
+  onnxFile: string,
+  options: OpenModelOptions = {},
+): Promise<LoadedModel> {
+  const bytes = await readFile(onnxFile);
+  const actual = sha256Hex(bytes);
+  if (actual !== card.onnx.sha256)
+    throw new ModelIntegrityError(cardFile, onnxFile, card.onnx.sha256, actual);
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes);
+  } catch (error) {
+    throw new ModelValidationError(
+      cardFile,
+      `onnxruntime cannot load ${onnxFile}: ${(error as Error).message}`,
+    );
+  }
+  const model = new OnnxModel(card, cardFile, actual, session);
+  try {
+    checkSession(session, card, cardFile);
+    if (options.verifyGoldenCases ?? true) await verifyGoldenCases(model);
+  } catch (error) {
+    await model.close();
+    throw error;
+  }
+  return model;
+}
