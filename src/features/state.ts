@@ -1,0 +1,143 @@
+import type { Database } from '../db/database.js';
+import type { FeatureValue } from './extract.js';
+import type { Mapping } from './mapping.js';
+
+/**
+ * Per-patient feature state (table feature_state, migration 003) and the pure assembly of a
+ * model input vector from it. The store keeps, per (patient, model, feature), the newest value by
+ * observation time: a value observed earlier that arrives later never replaces a newer one.
+ */
+
+export interface FeatureStore {
+  apply(patientKey: string, model: string, values: readonly FeatureValue[]): Promise<void>;
+  snapshot(patientKey: string, model: string): Promise<FeatureValue[]>;
+}
+
+interface Row {
+  feature: string;
+  value: number;
+  unit: string;
+  observed_at: Date | string;
+  source_ref: string;
+  source_unit: string | null;
+  source_value: number | null;
+  source_reference: string | null;
+}
+
+/** One statement: unnest the batch, upsert, and only where the stored value is not newer. */
+const UPSERT = `
+insert into feature_state as s
+  (patient_key, model, feature, value, unit, observed_at, source_ref, source_unit, source_value, source_reference)
+select $1, $2, v.feature, v.value, v.unit, v.observed_at, v.source_ref, v.source_unit, v.source_value, v.source_reference
+  from unnest($3::text[], $4::float8[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::float8[], $10::text[])
+    as v(feature, value, unit, observed_at, source_ref, source_unit, source_value, source_reference)
+on conflict (patient_key, model, feature) do update set
+  value = excluded.value, unit = excluded.unit, observed_at = excluded.observed_at,
+  source_ref = excluded.source_ref, source_unit = excluded.source_unit,
+  source_value = excluded.source_value, source_reference = excluded.source_reference, updated_at = now()
+where s.observed_at <= excluded.observed_at`;
+
+const SNAPSHOT = `
+select feature, value, unit, observed_at, source_ref, source_unit, source_value, source_reference
+  from feature_state where patient_key = $1 and model = $2 order by feature`;
+
+/** The newest value per feature in a batch (an upsert cannot touch one row twice). */
+export function newestPerFeature(values: readonly FeatureValue[]): FeatureValue[] {
+  const best = new Map<string, FeatureValue>();
+  for (const v of values) {
+    const cur = best.get(v.feature);
+    if (!cur || Date.parse(v.observedAt) >= Date.parse(cur.observedAt)) best.set(v.feature, v);
+  }
+  return [...best.values()];
+}
+
+export function createFeatureStore(db: Database): FeatureStore {
+  return {
+    async apply(patientKey, model, values) {
+      const batch = newestPerFeature(values);
+      if (batch.length === 0) return;
+      await db.query(UPSERT, [
+        patientKey,
+        model,
+        batch.map((v) => v.feature),
+        batch.map((v) => v.value),
+        batch.map((v) => v.unit),
+        batch.map((v) => new Date(v.observedAt).toISOString()),
+        batch.map((v) => v.sourceRef),
+        batch.map((v) => v.sourceUnit ?? null),
+        batch.map((v) => v.sourceValue ?? null),
+        batch.map((v) => v.sourceReference ?? null),
+      ]);
+    },
+    async snapshot(patientKey, model) {
+      const r = await db.query<Row>(SNAPSHOT, [patientKey, model]);
+      return r.rows.map(toValue);
+    },
+  };
+}
+
+function toValue(r: Row): FeatureValue {
+  return {
+    feature: r.feature,
+    value: Number(r.value),
+    unit: r.unit,
+    observedAt: new Date(r.observed_at).toISOString(),
+    sourceRef: r.source_ref,
+    ...(r.source_unit !== null ? { sourceUnit: r.source_unit } : {}),
+    ...(r.source_value !== null ? { sourceValue: Number(r.source_value) } : {}),
+    ...(r.source_reference !== null ? { sourceReference: r.source_reference } : {}),
+  };
+}
+
+export interface AssembledVector {
+  /** True when every required feature has a value within its lookback. */
+  complete: boolean;
+  /** In mapping feature order; NaN where a required feature is missing. */
+  vector: number[];
+  /** Required features without a usable value. */
+  missing: string[];
+  /** State values used, in feature order. */
+  used: FeatureValue[];
+  /** Features filled with their impute value. */
+  imputed: string[];
+  /** Newest observedAt among `used` (the output's effectiveDateTime). */
+  newestObservedAt?: string;
+}
+
+/**
+ * Builds the model input at time `at` (ISO): a value counts when observed no earlier than
+ * `at - lookback`. (Values newer than `at` count: the store keeps only the newest value.)
+ */
+export function assembleVector(
+  mapping: Mapping,
+  state: readonly FeatureValue[],
+  at: string,
+): AssembledVector {
+  const atMs = Date.parse(at);
+  if (Number.isNaN(atMs)) throw new RangeError('assembleVector: `at` is not an ISO date-time');
+  const byName = new Map(state.map((v) => [v.feature, v]));
+  const out: AssembledVector = { complete: true, vector: [], missing: [], used: [], imputed: [] };
+  let newest: number | undefined;
+  for (const spec of mapping.features) {
+    const v = byName.get(spec.name);
+    const fresh =
+      v !== undefined &&
+      v.unit === spec.unit &&
+      (spec.lookbackMs === undefined || Date.parse(v.observedAt) >= atMs - spec.lookbackMs);
+    if (fresh) {
+      out.vector.push(v.value);
+      out.used.push(v);
+      const t = Date.parse(v.observedAt);
+      if (newest === undefined || t > newest) newest = t;
+    } else if (spec.missing.policy === 'impute') {
+      out.vector.push(spec.missing.value);
+      out.imputed.push(spec.name);
+    } else {
+      out.vector.push(Number.NaN);
+      out.missing.push(spec.name);
+      out.complete = false;
+    }
+  }
+  if (newest !== undefined) out.newestObservedAt = new Date(newest).toISOString();
+  return out;
+}
