@@ -38,6 +38,8 @@ export interface Gateway {
   httpUrl: string;
   fhirBaseUrl: string;
   mllpPort: number;
+  /** Starts processing when the gateway was started with startWorkers: false. */
+  startWorkers(): void;
   /** Waits until every accepted message has been processed (tests, `replay`). */
   idle(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -51,6 +53,8 @@ export interface StartOptions {
   baseDir?: string;
   /** BullMQ key prefix (tests: one per test). */
   queuePrefix?: string;
+  /** False: accept and store but do not process until startWorkers() (benchmarks of intake). */
+  startWorkers?: boolean;
 }
 
 /**
@@ -154,7 +158,11 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       },
       fhir: async () => {
         if (embedded) return { target: 'embedded' };
-        await writer.ping();
+        const res = await fetch(`${fhirBaseUrl}/metadata`, {
+          headers: config.fhir.bearerToken ? { authorization: `Bearer ${config.fhir.bearerToken}` } : {},
+          signal: AbortSignal.timeout(2000),
+        });
+        if (!res.ok) throw new Error(`FHIR server answered ${res.status} to /metadata`);
         return { target: 'external' };
       },
       models: async () => ({ loaded: models.list().map((m) => `${m.name}@${m.version}`) }),
@@ -187,7 +195,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
         (assigner && config.patients.identifierSystems[assigner]) ||
         `${config.patients.defaultSystemPrefix}${assigner ?? 'unknown'}`,
     });
-    queue.start((id) => pipeline.process(id));
+    const startWorkers = () => queue.start((id) => pipeline.process(id));
+    if (opts.startWorkers !== false) startWorkers();
     // Messages stored but not processed before the last stop (crash or kill -9) go first.
     const pending = await db.query<{ message_id: string }>(
       `select message_id from inbox where status = 'received' order by received_at`,
@@ -225,6 +234,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       httpUrl,
       fhirBaseUrl,
       mllpPort: mllp.port,
+      startWorkers,
       async idle(timeoutMs = 30_000) {
         const until = Date.now() + timeoutMs;
         for (;;) {

@@ -33,7 +33,7 @@ export function sendError(req: FastifyRequest, reply: FastifyReply, err: Gateway
  * handler that turns every error into JSON (an OperationOutcome under /fhir), never a stack trace.
  */
 export function createHttpServer(o: HttpServerOptions): FastifyInstance {
-  const app = Fastify({ bodyLimit: o.bodyLimitBytes, logger: false, disableRequestLogging: true });
+  const app = Fastify({ bodyLimit: o.bodyLimitBytes, logger: false });
 
   app.addHook('onRequest', async (req, reply) => {
     if (PUBLIC.test(req.url)) return;

@@ -11,7 +11,7 @@ function summary(m: LoadedModel, mappings: readonly Mapping[]) {
       {
         version: m.version,
         sha256: m.sha256,
-        status: 'active',
+        status: m.card.status,
         features: m.featureNames,
         mappings: bound.map((x) => ({ file: x.file, version: x.version })),
       },

@@ -1,6 +1,6 @@
 import type { Database } from '../db/database.js';
-import type { FeatureStore } from '../features/state.js';
-import { assembleVector, extractFeatures, triggersScoring } from '../features/extract-api.js';
+import { assembleVector, type FeatureStore } from '../features/state.js';
+import { extractFeatures, triggersScoring, usesMessageType } from '../features/extract.js';
 import type { Mapping } from '../features/mapping.js';
 import { Hl7ParseError, parseHl7 } from '../hl7/parser.js';
 import type { LineageEntryInput } from '../lineage/chain.js';
@@ -101,7 +101,7 @@ export function createPipeline(d: PipelineDeps) {
         observations: event.observations.length,
       });
 
-      const used = d.mappings.filter((m) => m.triggers.messageTypes.includes(event.source.messageType));
+      const used = d.mappings.filter((m) => usesMessageType(m, event.source.messageType));
       if (used.length === 0) {
         stage('ignored', { reason: `no mapping uses message type ${event.source.messageType}` });
         await finish(messageId, 'ignored', 'no mapping uses this message type', stages);
@@ -121,7 +121,7 @@ export function createPipeline(d: PipelineDeps) {
           sourceRef: v.sourceReference ?? hl7SourceRef(row.sender, row.control_id, v.sourceRef),
         }));
         await d.features.apply(key, mapping.model, values);
-        const at = values.reduce((a, v) => (v.observedAt > a ? v.observedAt : a), event.occurredAt ?? '') || now().toISOString();
+        const at = newest([...values.map((v) => v.observedAt), event.occurredAt]) ?? now().toISOString();
         const snapshot = await d.features.snapshot(key, mapping.model);
         const vector = assembleVector(mapping, snapshot, at);
         stage('mapped', {
@@ -144,7 +144,7 @@ export function createPipeline(d: PipelineDeps) {
           modelSha256: model.sha256,
           mappingVersion: mapping.version,
           score,
-          ...(band ? { interpretation: band.code } : {}),
+          ...(band ? { interpretation: band.interpretation.code, band: band.name } : {}),
           inputs: vector.used.map((u) => u.feature),
         });
 
@@ -163,7 +163,7 @@ export function createPipeline(d: PipelineDeps) {
           model: { name: model.name, version: model.version, sha256: model.sha256, card: model.card },
           mappingVersion: mapping.version,
           score,
-          ...(band ? { interpretation: band } : {}),
+          ...(band ? { interpretation: band.interpretation } : {}),
           effectiveAt: vector.newestObservedAt ?? at,
           issuedAt: now().toISOString(),
           derivedFrom: [...new Set(derivedFrom)],
@@ -219,4 +219,11 @@ export function createPipeline(d: PipelineDeps) {
   }
 
   return { process, giveUp };
+}
+
+/** The latest of some ISO 8601 times, compared as instants (offsets may differ). */
+function newest(times: Array<string | undefined>): string | undefined {
+  let best: string | undefined;
+  for (const t of times) if (t && (!best || Date.parse(t) > Date.parse(best))) best = t;
+  return best;
 }
