@@ -20,7 +20,8 @@ export interface IntakeResult {
   processedPerSecond?: number;
 }
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
 
 async function withGateway<T>(
   database: 'pglite' | 'postgres',
@@ -87,7 +88,11 @@ export async function benchIntake(o: {
             const wait = due - performance.now();
             if (wait > 0) await new Promise((r) => setTimeout(r, wait));
           }
-          const msg = vitalsOru({ controlId: `B${run}-${ci}-${i}`, mrn: `P${ci}-${i % 50}`, hr: 60 + (i % 60) });
+          const msg = vitalsOru({
+            controlId: `B${run}-${ci}-${i}`,
+            mrn: `P${ci}-${i % 50}`,
+            hr: 60 + (i % 60),
+          });
           const s = performance.now();
           const ack = await c.send(msg);
           latencies.push(performance.now() - s);

@@ -2,8 +2,8 @@ import { resolve } from 'node:path';
 import type { GatewayConfig } from './config/schema.js';
 import type { Database } from './db/database.js';
 import { openDatabase } from './db/open.js';
-import { createFeatureStore } from './features/state.js';
 import { loadMappingsOrThrow } from './features/load-or-throw.js';
+import { createFeatureStore } from './features/state.js';
 import { registerFhirRoutes } from './fhirstore/routes.js';
 import { createFhirStore } from './fhirstore/store.js';
 import { createAuthenticator, resolveAdminToken } from './http/auth.js';
@@ -101,7 +101,10 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
         m.file,
       );
     }
-    logger.info({ models: models.list().map((m) => `${m.name}@${m.version}`), mappings: mappings.length }, 'models ready');
+    logger.info(
+      { models: models.list().map((m) => `${m.name}@${m.version}`), mappings: mappings.length },
+      'models ready',
+    );
 
     const http = createHttpServer({
       bodyLimitBytes: config.http.bodyLimitBytes,
@@ -125,7 +128,10 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       onGiveUp: async (id: string, err: unknown) => pipeline.giveUp(id, err),
     };
     const queue: WorkQueue = config.redisUrl
-      ? createBullmqQueue(config.redisUrl, { ...queueOpts, ...(opts.queuePrefix ? { prefix: opts.queuePrefix } : {}) })
+      ? createBullmqQueue(config.redisUrl, {
+          ...queueOpts,
+          ...(opts.queuePrefix ? { prefix: opts.queuePrefix } : {}),
+        })
       : createInProcessQueue(queueOpts);
     closers.set('queue', () => queue.close());
 
@@ -133,10 +139,13 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       ...config.inbox,
       backlog: () => queue.backlog(),
       onCommitted: (ids) => {
-        void queue.enqueue(ids).catch((err) => logger.error({ err: String(err) }, 'enqueue failed; recovered at next start'));
+        void queue
+          .enqueue(ids)
+          .catch((err) => logger.error({ err: String(err) }, 'enqueue failed; recovered at next start'));
       },
       onBatch: (size) => metrics.inboxBatchSize.observe(size),
-      onStoreError: (err) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'inbox commit failed'),
+      onStoreError: (err) =>
+        logger.error({ err: err instanceof Error ? err.message : String(err) }, 'inbox commit failed'),
     });
     closers.set('inbox', () => inbox.close());
     const intake = createHl7Intake({
@@ -238,9 +247,12 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       async idle(timeoutMs = 30_000) {
         const until = Date.now() + timeoutMs;
         for (;;) {
-          const r = await db.query<{ n: number }>(`select count(*)::int as n from inbox where status = 'received'`);
+          const r = await db.query<{ n: number }>(
+            `select count(*)::int as n from inbox where status = 'received'`,
+          );
           if ((r.rows[0]?.n ?? 0) === 0) return;
-          if (Date.now() > until) throw new Error(`still ${r.rows[0]?.n} messages unprocessed after ${timeoutMs} ms`);
+          if (Date.now() > until)
+            throw new Error(`still ${r.rows[0]?.n} messages unprocessed after ${timeoutMs} ms`);
           await new Promise((res) => setTimeout(res, 25));
         }
       },

@@ -1,18 +1,17 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { UsageError } from './usage-error.js';
 import { loadConfig } from '../config/load.js';
 import { checkMappings } from '../features/check.js';
-import { formatMappingError } from '../features/mapping.js';
+import { formatMappingError, loadMappings } from '../features/mapping.js';
 import { splitMessages } from '../hl7/batch.js';
+import { parseHl7 } from '../hl7/parser.js';
 import { MllpClient } from '../ingest/mllp/client.js';
 import { checkFeatureOrder, loadModels } from '../models/registry.js';
 import type { ClinicalEvent } from '../normalize/event.js';
 import { normalizeHl7 } from '../normalize/hl7v2.js';
-import { parseHl7 } from '../hl7/parser.js';
-import { loadMappings } from '../features/mapping.js';
 import { formatTimeline } from './timeline.js';
+import { UsageError } from './usage-error.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 const err = (s: string) => process.stderr.write(`${s}\n`);
@@ -28,7 +27,8 @@ export async function runSend(args: string[]): Promise<number> {
   const config = loadConfig();
   const host = values.host ?? config.host;
   const port = Number(values.port ?? config.mllp.port);
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new UsageError(`invalid --port '${values.port}'`);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535)
+    throw new UsageError(`invalid --port '${values.port}'`);
   const messages: Array<{ file: string; text: string }> = [];
   for (const file of positionals) {
     if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
@@ -64,7 +64,9 @@ export async function runSend(args: string[]): Promise<number> {
 function fixtureEvents(dir: string): ClinicalEvent[] {
   if (!existsSync(dir)) return [];
   const events: ClinicalEvent[] = [];
-  for (const f of readdirSync(dir).filter((x) => x.endsWith('.hl7')).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((x) => x.endsWith('.hl7'))
+    .sort()) {
     const { messages } = splitMessages(readFileSync(join(dir, f), 'utf8'));
     messages.forEach((text, i) => {
       try {
@@ -108,7 +110,12 @@ export async function runModels(sub: string | undefined, args: string[]): Promis
       const { mappings } = loadMappings(resolve(config.paths.mappings));
       for (const m of registry.list()) {
         const bound = mappings.filter((x) => x.model === m.name);
-        for (const b of bound) checkFeatureOrder(m, b.features.map((f) => f.name), b.file);
+        for (const b of bound)
+          checkFeatureOrder(
+            m,
+            b.features.map((f) => f.name),
+            b.file,
+          );
         out(
           `${m.name}\t${m.version}\tsha256:${m.sha256}\tfeatures: ${m.featureNames.join(', ')}\tmappings: ${bound.map((b) => b.version).join(', ') || 'none'}`,
         );
@@ -120,7 +127,12 @@ export async function runModels(sub: string | undefined, args: string[]): Promis
       if (!name) throw new UsageError('models card needs a model NAME');
       const m = registry.get(name);
       if (!m) {
-        err(`gateway: no model named '${name}' (have: ${registry.list().map((x) => x.name).join(', ')})`);
+        err(
+          `gateway: no model named '${name}' (have: ${registry
+            .list()
+            .map((x) => x.name)
+            .join(', ')})`,
+        );
         return 1;
       }
       out(readFileSync(join(resolve(config.paths.models), name, 'card.yaml'), 'utf8'));
@@ -139,11 +151,16 @@ function apiTarget(url: string | undefined) {
   let token = config.adminToken ?? process.env.GATEWAY_ADMIN_TOKEN;
   const file = join(resolve(config.dataDir), 'admin-token');
   if (!token && existsSync(file)) token = readFileSync(file, 'utf8').trim();
-  if (!token) throw new Error(`no token: set GATEWAY_ADMIN_TOKEN or start the gateway once to create ${file}`);
+  if (!token)
+    throw new Error(`no token: set GATEWAY_ADMIN_TOKEN or start the gateway once to create ${file}`);
   return { base, token };
 }
 
-async function getJson(base: string, token: string, path: string): Promise<{ status: number; body: unknown }> {
+async function getJson(
+  base: string,
+  token: string,
+  path: string,
+): Promise<{ status: number; body: unknown }> {
   let res: Response;
   try {
     res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
@@ -165,7 +182,11 @@ export async function runLineage(sub: string | undefined, args: string[]): Promi
     const { status, body } = await getJson(base, token, '/lineage/verify');
     if (status !== 200) throw new Error(`gateway answered ${status}: ${JSON.stringify(body)}`);
     const r = body as { ok: boolean; entries: number; brokenAt?: number; reason?: string };
-    out(r.ok ? `lineage ok: ${r.entries} entries verified` : `lineage BROKEN at entry ${r.brokenAt}: ${r.reason}`);
+    out(
+      r.ok
+        ? `lineage ok: ${r.entries} entries verified`
+        : `lineage BROKEN at entry ${r.brokenAt}: ${r.reason}`,
+    );
     return r.ok ? 0 : 1;
   }
   if (sub === 'show') {
@@ -177,7 +198,8 @@ export async function runLineage(sub: string | undefined, args: string[]): Promi
       ({ status, body } = await getJson(base, token, `/lineage?controlId=${encodeURIComponent(id)}`));
       if (status === 200) records = body as unknown[];
     }
-    if (status !== 200 && status !== 404) throw new Error(`gateway answered ${status}: ${JSON.stringify(body)}`);
+    if (status !== 200 && status !== 404)
+      throw new Error(`gateway answered ${status}: ${JSON.stringify(body)}`);
     if (records.length === 0) {
       err(`no lineage record for '${id}'`);
       return 1;

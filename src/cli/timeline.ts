@@ -17,7 +17,9 @@ export function formatTimeline(r: LineageRecord): string {
     lines.push(`  ${at}  +${String(dt).padStart(5)} ms  ${stage.padEnd(9)} ${info}`);
   }
   for (const o of r.outputs) {
-    lines.push(`  output   ${o.resource}  model ${o.model}@${o.modelVersion} (sha256 ${o.modelSha256.slice(0, 12)}…)  mapping ${o.mappingVersion}`);
+    lines.push(
+      `  output   ${o.resource}  model ${o.model}@${o.modelVersion} (sha256 ${o.modelSha256.slice(0, 12)}…)  mapping ${o.mappingVersion}`,
+    );
   }
   return lines.join('\n');
 }

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { type GatewayConfig, configSchema } from './schema.js';
+import { configSchema, type GatewayConfig } from './schema.js';
 
 export class ConfigError extends Error {
   readonly code = 'GW_CONFIG_INVALID';

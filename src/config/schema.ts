@@ -21,7 +21,11 @@ export const configSchema = z
           .default(1024 * 1024),
         maxConnections: z.number().int().min(1).default(500),
         /** A connection with no traffic for this long is closed. 0 disables. */
-        idleTimeoutMs: z.number().int().min(0).default(10 * 60_000),
+        idleTimeoutMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(10 * 60_000),
         /** MSH-3/MSH-4 of our own ACKs (the receiving side). */
         application: z.string().min(1).default('ML-GATEWAY'),
         facility: z.string().default(''),

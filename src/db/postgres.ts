@@ -18,7 +18,9 @@ function wrap(q: pg.Pool | pg.PoolClient): Queryable {
 }
 
 /** Real PostgreSQL through a `pg` pool. */
-export async function openPostgres(opts: PostgresOptions): Promise<Database & { exec(sql: string): Promise<void> }> {
+export async function openPostgres(
+  opts: PostgresOptions,
+): Promise<Database & { exec(sql: string): Promise<void> }> {
   const schema = opts.schema;
   if (schema && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema name: ${schema}`);
   if (schema) {

@@ -9,7 +9,9 @@ export class MappingConfigError extends Error {
 export function loadMappingsOrThrow(dir: string): Mapping[] {
   const { mappings, errors } = loadMappings(dir);
   if (errors.length > 0) {
-    throw new MappingConfigError(`invalid mappings in ${dir}:\n${errors.map((e) => `  ${formatMappingError(e)}`).join('\n')}`);
+    throw new MappingConfigError(
+      `invalid mappings in ${dir}:\n${errors.map((e) => `  ${formatMappingError(e)}`).join('\n')}`,
+    );
   }
   return mappings;
 }

@@ -87,7 +87,9 @@ export function buildAck(o: AckOptions): string {
   if (o.error) {
     const name = ERROR_NAMES[o.error.hl7Code] ?? 'Application internal error';
     if (usesErr3(version)) {
-      segments.push(['ERR', '', '', `${o.error.hl7Code}${cs}${name}${cs}HL70357`, 'E', '', '', '', text].join(fs));
+      segments.push(
+        ['ERR', '', '', `${o.error.hl7Code}${cs}${name}${cs}HL70357`, 'E', '', '', '', text].join(fs),
+      );
     } else {
       segments.push(['ERR', `${cs}${cs}${cs}${o.error.hl7Code}${ss}${name}${ss}HL70357`].join(fs));
     }

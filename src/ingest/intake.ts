@@ -66,7 +66,9 @@ export function createHl7Intake(o: IntakeOptions): Hl7Intake {
           }
           throw err;
         }
-        const messageType = header.triggerEvent ? `${header.messageType}^${header.triggerEvent}` : header.messageType;
+        const messageType = header.triggerEvent
+          ? `${header.messageType}^${header.triggerEvent}`
+          : header.messageType;
         const accepted = await o.inbox.accept({
           channel,
           sender: senderKey(header),

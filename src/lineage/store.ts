@@ -76,7 +76,10 @@ export function createLineageStore(db: Database): LineageStore {
       'select seq, hash from lineage order by seq desc limit 1',
     );
     const last = tail.rows[0];
-    const entries = chain(last ? { seq: Number(last.seq), hash: last.hash } : { seq: 0, hash: GENESIS_HASH }, inputs);
+    const entries = chain(
+      last ? { seq: Number(last.seq), hash: last.hash } : { seq: 0, hash: GENESIS_HASH },
+      inputs,
+    );
     const params: unknown[] = [];
     const values = entries.map((e, i) => {
       params.push(e.seq, e.messageId, e.stage, e.at, JSON.stringify(e.detail), e.prevHash, e.hash);
@@ -91,7 +94,9 @@ export function createLineageStore(db: Database): LineageStore {
   }
 
   async function entriesFor(messageId: string): Promise<LineageEntry[]> {
-    const r = await db.query<EntryRow>('select * from lineage where message_id = $1 order by seq', [messageId]);
+    const r = await db.query<EntryRow>('select * from lineage where message_id = $1 order by seq', [
+      messageId,
+    ]);
     return r.rows.map(toEntry);
   }
 
@@ -127,7 +132,10 @@ export function createLineageStore(db: Database): LineageStore {
         sender: row.sender,
         messageType: row.message_type,
         sha256: row.sha256,
-        receivedAt: (row.received_at instanceof Date ? row.received_at : new Date(row.received_at)).toISOString(),
+        receivedAt: (row.received_at instanceof Date
+          ? row.received_at
+          : new Date(row.received_at)
+        ).toISOString(),
       },
       stages: entries.map((e) => ({ ...e.detail, stage: e.stage, at: e.at, seq: e.seq, hash: e.hash })),
       outputs,

@@ -14,7 +14,17 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       base: { service: 'ml-gateway' },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: {
-        paths: ['raw', 'body', 'patient', 'identifier', 'mrn', '*.raw', '*.body', '*.patient', '*.identifier'],
+        paths: [
+          'raw',
+          'body',
+          'patient',
+          'identifier',
+          'mrn',
+          '*.raw',
+          '*.body',
+          '*.patient',
+          '*.identifier',
+        ],
         censor: '[redacted]',
       },
       formatters: { level: (label) => ({ level: label }) },
@@ -27,7 +37,11 @@ export function createLogger(level: string, destination?: pino.DestinationStream
 export function errorInfo(err: unknown): { name: string; code?: string; message: string } {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
-    return { name: err.name, ...(typeof code === 'string' ? { code } : {}), message: err.message.slice(0, 500) };
+    return {
+      name: err.name,
+      ...(typeof code === 'string' ? { code } : {}),
+      message: err.message.slice(0, 500),
+    };
   }
   return { name: 'Error', message: String(err).slice(0, 500) };
 }

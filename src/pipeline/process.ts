@@ -1,7 +1,7 @@
 import type { Database } from '../db/database.js';
-import { assembleVector, type FeatureStore } from '../features/state.js';
 import { extractFeatures, triggersScoring, usesMessageType } from '../features/extract.js';
 import type { Mapping } from '../features/mapping.js';
+import { assembleVector, type FeatureStore } from '../features/state.js';
 import { Hl7ParseError, parseHl7 } from '../hl7/parser.js';
 import type { LineageEntryInput } from '../lineage/chain.js';
 import type { LineageOutput, LineageStore } from '../lineage/store.js';
@@ -56,7 +56,12 @@ interface InboxRow {
 export function createPipeline(d: PipelineDeps) {
   const now = d.now ?? (() => new Date());
 
-  async function finish(messageId: string, status: string, reason: string | null, stages: LineageEntryInput[]) {
+  async function finish(
+    messageId: string,
+    status: string,
+    reason: string | null,
+    stages: LineageEntryInput[],
+  ) {
     await d.db.transaction(async (tx) => {
       const r = await tx.query(
         `update inbox set status = $2, status_reason = $3, updated_at = now()
@@ -69,7 +74,11 @@ export function createPipeline(d: PipelineDeps) {
     d.metrics.messagesProcessed.inc({ outcome: status });
   }
 
-  async function timed<T>(stage: string, attrs: Record<string, string>, fn: () => Promise<T> | T): Promise<T> {
+  async function timed<T>(
+    stage: string,
+    attrs: Record<string, string>,
+    fn: () => Promise<T> | T,
+  ): Promise<T> {
     const t0 = performance.now();
     try {
       return await inSpan(stage, attrs, async () => fn());
@@ -114,7 +123,10 @@ export function createPipeline(d: PipelineDeps) {
 
       for (const mapping of used) {
         const model = d.models.get(mapping.model);
-        if (!model) throw new PermanentFailure(`mapping ${mapping.file} names model ${mapping.model}, which is not loaded`);
+        if (!model)
+          throw new PermanentFailure(
+            `mapping ${mapping.file} names model ${mapping.model}, which is not loaded`,
+          );
         const extracted = await timed('map', { model: mapping.model }, () => extractFeatures(event, mapping));
         const values = extracted.values.map((v) => ({
           ...v,
@@ -136,7 +148,8 @@ export function createPipeline(d: PipelineDeps) {
         if (!vector.complete || !triggersScoring(event, mapping, values)) continue;
 
         const [score] = await timed('infer', { model: model.name }, () => model.predict([vector.vector]));
-        if (score === undefined || !Number.isFinite(score)) throw new PermanentFailure(`model ${model.name} returned no score`);
+        if (score === undefined || !Number.isFinite(score))
+          throw new PermanentFailure(`model ${model.name} returned no score`);
         const band = interpret(model.card, score);
         stage('inferred', {
           model: model.name,
@@ -148,7 +161,9 @@ export function createPipeline(d: PipelineDeps) {
           inputs: vector.used.map((u) => u.feature),
         });
 
-        const derivedFrom = vector.used.flatMap((u) => (u.sourceRef && !parseHl7SourceRef(u.sourceRef) ? [u.sourceRef] : []));
+        const derivedFrom = vector.used.flatMap((u) =>
+          u.sourceRef && !parseHl7SourceRef(u.sourceRef) ? [u.sourceRef] : [],
+        );
         const hl7Sources = [
           ...new Map(
             vector.used
@@ -175,7 +190,9 @@ export function createPipeline(d: PipelineDeps) {
           if (errors.length > 0) {
             throw new PermanentFailure(
               `${(entry.resource as { resourceType: string }).resourceType} failed validation: ${errors
-                .map((i) => `${i.expression?.join(',') ?? ''} ${i.details?.text ?? i.diagnostics ?? ''}`.trim())
+                .map((i) =>
+                  `${i.expression?.join(',') ?? ''} ${i.details?.text ?? i.diagnostics ?? ''}`.trim(),
+                )
                 .join('; ')}`,
             );
           }

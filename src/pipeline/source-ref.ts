@@ -8,7 +8,9 @@ export function hl7SourceRef(sender: string, controlId: string, obxRef: string):
   return `${PREFIX}${JSON.stringify([sender, controlId, obxRef])}`;
 }
 
-export function parseHl7SourceRef(ref: string | undefined): { sender: string; controlId: string; ref: string } | undefined {
+export function parseHl7SourceRef(
+  ref: string | undefined,
+): { sender: string; controlId: string; ref: string } | undefined {
   if (!ref?.startsWith(PREFIX)) return undefined;
   try {
     const [sender, controlId, obx] = JSON.parse(ref.slice(PREFIX.length)) as [string, string, string];

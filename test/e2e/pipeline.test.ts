@@ -14,7 +14,9 @@ for (const database of dbKinds()) {
     let t: TestGateway;
     let fhir: Client;
     const api = async (path: string) => {
-      const res = await fetch(`${t.gw.httpUrl}${path}`, { headers: { authorization: `Bearer ${t.gw.adminToken}` } });
+      const res = await fetch(`${t.gw.httpUrl}${path}`, {
+        headers: { authorization: `Bearer ${t.gw.adminToken}` },
+      });
       return { status: res.status, body: (await res.json()) as unknown };
     };
 
@@ -41,7 +43,10 @@ for (const database of dbKinds()) {
       })) as Bundle;
       assert.equal(found.entry?.length, 1);
       const obs = found.entry![0]!.resource;
-      assert.deepEqual(validateFhir(obs as never).filter((i) => i.severity === 'error'), []);
+      assert.deepEqual(
+        validateFhir(obs as never).filter((i) => i.severity === 'error'),
+        [],
+      );
       const q = obs.valueQuantity as { value: number };
       assert.ok(q.value > 0.5 && q.value <= 1, `a septic-looking patient scores high, got ${q.value}`);
       assert.equal((obs.subject as { identifier: { value: string } }).identifier.value, 'MRN1001');
@@ -78,12 +83,20 @@ for (const database of dbKinds()) {
       const verify = await api('/lineage/verify');
       assert.equal((verify.body as { ok: boolean }).ok, true);
 
-      const device = await fhir.read({ resourceType: 'Device', id: String(obs.device && (obs.device as { reference: string }).reference.split('/')[1]) });
+      const device = await fhir.read({
+        resourceType: 'Device',
+        id: String(obs.device && (obs.device as { reference: string }).reference.split('/')[1]),
+      });
       assert.equal((device as { resourceType: string }).resourceType, 'Device');
-      const prov = (await fhir.search({ resourceType: 'Provenance', searchParams: { _count: '50' } })) as Bundle;
+      const prov = (await fhir.search({
+        resourceType: 'Provenance',
+        searchParams: { _count: '50' },
+      })) as Bundle;
       assert.ok(
         prov.entry?.some((e) =>
-          (e.resource.target as Array<{ reference: string }>).some((r) => r.reference === `Observation/${obs.id}`),
+          (e.resource.target as Array<{ reference: string }>).some(
+            (r) => r.reference === `Observation/${obs.id}`,
+          ),
         ),
       );
     });

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GatewayError } from '../../src/errors/codes.js';
 import { buildAck } from '../../src/hl7/ack.js';
-import { readHeader } from '../../src/hl7/header.js';
 import { splitMessages } from '../../src/hl7/batch.js';
+import { readHeader } from '../../src/hl7/header.js';
 
-const MSG = 'MSH|^~\\&|LAB|HOSP|GW|ML|20240101120000||ORU^R01^ORU_R01|CTRL42|P|2.5.1|||AL|NE\rPID|1||123^^^HOSP^MR\r';
+const MSG =
+  'MSH|^~\\&|LAB|HOSP|GW|ML|20240101120000||ORU^R01^ORU_R01|CTRL42|P|2.5.1|||AL|NE\rPID|1||123^^^HOSP^MR\r';
 
 describe('MSH header', () => {
   it('reads the fields an ACK needs', () => {
@@ -27,9 +28,18 @@ describe('MSH header', () => {
   });
 
   it('refuses a message with no MSH or unusable delimiters', () => {
-    assert.throws(() => readHeader('PID|1||x'), (e: GatewayError) => e.code === 'GW_HL7_NO_MSH');
-    assert.throws(() => readHeader('MSHA^~\\&|x'), (e: GatewayError) => e.code === 'GW_HL7_BAD_DELIMITERS');
-    assert.throws(() => readHeader('MSH|^^\\&|x'), (e: GatewayError) => e.code === 'GW_HL7_BAD_DELIMITERS');
+    assert.throws(
+      () => readHeader('PID|1||x'),
+      (e: GatewayError) => e.code === 'GW_HL7_NO_MSH',
+    );
+    assert.throws(
+      () => readHeader('MSHA^~\\&|x'),
+      (e: GatewayError) => e.code === 'GW_HL7_BAD_DELIMITERS',
+    );
+    assert.throws(
+      () => readHeader('MSH|^^\\&|x'),
+      (e: GatewayError) => e.code === 'GW_HL7_BAD_DELIMITERS',
+    );
   });
 });
 
@@ -73,7 +83,13 @@ describe('ACK', () => {
   });
 
   it('answers even when no header could be read', () => {
-    const ack = buildAck({ code: 'AR', header: undefined, application: 'GW', facility: '', error: { hl7Code: '100', text: 'no MSH' } });
+    const ack = buildAck({
+      code: 'AR',
+      header: undefined,
+      application: 'GW',
+      facility: '',
+      error: { hl7Code: '100', text: 'no MSH' },
+    });
     assert.match(ack, /^MSH\|\^~\\&\|GW\|/);
     assert.match(ack, /\rMSA\|AR\|\|no MSH\r/);
   });

@@ -22,7 +22,12 @@ describe('lineage hash chain', () => {
   it('names an altered, removed or reordered entry', () => {
     const entries = chain({ seq: 0, hash: GENESIS_HASH }, inputs);
     const altered = entries.map((e) => (e.seq === 2 ? { ...e, detail: { ...e.detail, n: 99 } } : e));
-    assert.deepEqual(verifyChain(altered), { ok: false, entries: 2, brokenAt: 2, reason: 'entry 2 was altered' });
+    assert.deepEqual(verifyChain(altered), {
+      ok: false,
+      entries: 2,
+      brokenAt: 2,
+      reason: 'entry 2 was altered',
+    });
     const removed = entries.filter((e) => e.seq !== 3);
     const r = verifyChain(removed);
     assert.equal(r.ok, false);

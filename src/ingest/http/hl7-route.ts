@@ -23,10 +23,7 @@ export function registerHl7Route(app: FastifyInstance, intake: Hl7Intake): void 
         acks.push(r.ack);
         worst = Math.max(worst, r.code === 'AA' ? 0 : r.code === 'AR' ? 1 : 2);
       }
-      return reply
-        .status([200, 400, 503][worst]!)
-        .type('x-application/hl7-v2+er7')
-        .send(acks.join('\n'));
+      return reply.status([200, 400, 503][worst]!).type('x-application/hl7-v2+er7').send(acks.join('\n'));
     });
   });
 }

@@ -60,13 +60,15 @@ export async function startMllpListener(o: MllpListenerOptions): Promise<MllpLis
             : Promise.resolve(o.intake.tooLarge(f.head, f.size, o.maxMessageBytes, 'mllp'));
         inFlight++;
         if (inFlight >= MAX_IN_FLIGHT) socket.pause();
-        tail = tail.then(async () => {
-          const r = await result;
-          inFlight--;
-          if (inFlight < MAX_IN_FLIGHT && socket.isPaused()) socket.resume();
-          if (!socket.destroyed) socket.write(encodeFrame(r.ack));
-          o.metrics.ackSeconds.observe({ code: r.code }, (performance.now() - started) / 1000);
-        }).catch((err) => o.logger.error({ err: errorInfo(err) }, 'mllp ack failed'));
+        tail = tail
+          .then(async () => {
+            const r = await result;
+            inFlight--;
+            if (inFlight < MAX_IN_FLIGHT && socket.isPaused()) socket.resume();
+            if (!socket.destroyed) socket.write(encodeFrame(r.ack));
+            o.metrics.ackSeconds.observe({ code: r.code }, (performance.now() - started) / 1000);
+          })
+          .catch((err) => o.logger.error({ err: errorInfo(err) }, 'mllp ack failed'));
       }
     });
     socket.on('error', (err) => {
