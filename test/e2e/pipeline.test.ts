@@ -148,9 +148,11 @@ for (const database of dbKinds()) {
           Promise.all(Array.from({ length: 20 }, (_, j) => c.send(adtA01(`CONN${i}-${j}`)))),
         ),
       );
-      acks.forEach((list, i) =>
-        list.forEach((ack, j) => assert.match(ack, new RegExp(`\\rMSA\\|AA\\|CONN${i}-${j}(\\r|\\|)`))),
-      );
+      for (const [i, list] of acks.entries()) {
+        for (const [j, ack] of list.entries()) {
+          assert.match(ack, new RegExp(`\\rMSA\\|AA\\|CONN${i}-${j}(\\r|\\|)`));
+        }
+      }
       await Promise.all(clients.map((c) => c.close()));
     });
 
