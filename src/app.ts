@@ -200,6 +200,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       logger,
       metrics,
       defaultTimezone: config.hl7.defaultTimezone,
+      validateBeforeWrite: !embedded,
       identifierSystem: (assigner) =>
         (assigner && config.patients.identifierSystems[assigner]) ||
         `${config.patients.defaultSystemPrefix}${assigner ?? 'unknown'}`,

@@ -30,6 +30,11 @@ export interface PipelineDeps {
   metrics: Metrics;
   defaultTimezone: string;
   identifierSystem(assigner: string | undefined): string;
+  /**
+   * Validate every resource before writing. Off for the embedded store, which validates what it
+   * is given itself (and answers 400 with the issues).
+   */
+  validateBeforeWrite: boolean;
   now?: () => Date;
 }
 
@@ -55,6 +60,8 @@ interface InboxRow {
  */
 export function createPipeline(d: PipelineDeps) {
   const now = d.now ?? (() => new Date());
+  // Devices (one per model version) already written by this process: later bundles leave them out.
+  const writtenDevices = new Set<string>();
 
   async function finish(
     messageId: string,
@@ -184,7 +191,11 @@ export function createPipeline(d: PipelineDeps) {
           derivedFrom: [...new Set(derivedFrom)],
           hl7Sources: hl7Sources.map((s) => ({ sender: s.sender, controlId: s.controlId })),
         });
-        for (const entry of bundle.entry ?? []) {
+        const deviceEntry = bundle.entry?.find((e) => e.resource?.resourceType === 'Device');
+        const deviceUrl = deviceEntry?.request?.url ?? '';
+        if (deviceEntry && writtenDevices.has(deviceUrl))
+          bundle.entry = bundle.entry?.filter((e) => e !== deviceEntry);
+        for (const entry of d.validateBeforeWrite ? (bundle.entry ?? []) : []) {
           const issues = validateFhir(entry.resource as never);
           const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
           if (errors.length > 0) {
@@ -198,6 +209,7 @@ export function createPipeline(d: PipelineDeps) {
           }
         }
         const written = await timed('write', { model: model.name }, () => d.writer.write(bundle));
+        if (deviceUrl) writtenDevices.add(deviceUrl);
         d.metrics.predictions.inc({ model: model.name, version: model.version });
         outputs.push({
           model: model.name,
@@ -212,7 +224,7 @@ export function createPipeline(d: PipelineDeps) {
       if (outputs.length > 0) stage('written', { outputs });
       await finish(messageId, 'processed', null, stages);
     } catch (err) {
-      if (err instanceof PermanentFailure || err instanceof Hl7ParseError) {
+      if (err instanceof PermanentFailure || err instanceof Hl7ParseError || isRefusal(err)) {
         d.logger.warn({ messageId, err: errorInfo(err) }, 'message failed');
         stage('failed', { reason: err instanceof Error ? err.message : String(err) });
         await finish(messageId, 'failed', err instanceof Error ? err.message : String(err), stages);
@@ -243,4 +255,10 @@ function newest(times: Array<string | undefined>): string | undefined {
   let best: string | undefined;
   for (const t of times) if (t && (!best || Date.parse(t) > Date.parse(best))) best = t;
   return best;
+}
+
+/** The FHIR server refused the content (4xx other than time-out and rate limit): retrying will not help. */
+function isRefusal(err: unknown): boolean {
+  const status = (err as { status?: unknown }).status;
+  return typeof status === 'number' && status >= 400 && status < 500 && status !== 408 && status !== 429;
 }

@@ -168,8 +168,12 @@ export function validateFhir(resource: Resource): OperationOutcomeIssue[] {
   const idx = validatorIndex();
   if (!idx.resourceTypes.has(resource.resourceType))
     return [error('not-supported', `unknown resource type ${resource.resourceType}`, 'resourceType')];
-  const issues = [...medplumIssues(resource), ...requiredCodeIssues(resource)];
-  for (const url of resource.meta?.profile ?? []) {
+  const issues = requiredCodeIssues(resource);
+  // A project profile's snapshot holds every element and constraint of the base definition, so a
+  // resource that claims one is validated against it alone: the base pass would repeat the work.
+  const claimed = (resource.meta?.profile ?? []).filter((url) => projectProfile(url));
+  if (claimed.length === 0) issues.push(...medplumIssues(resource));
+  for (const url of claimed) {
     const profile = projectProfile(url);
     if (!profile) continue;
     if (profile.type !== resource.resourceType) {

@@ -100,7 +100,9 @@ export function createFhirWriter(opts: FhirWriterOptions): FhirWriter {
       });
       const observation = refs.get('Observation');
       const provenance = refs.get('Provenance');
-      const device = refs.get('Device');
+      // A bundle may leave the Device out once it is known to be written (same model version).
+      const obs = bundle.entry?.find((e) => e.resource?.resourceType === 'Observation')?.resource;
+      const device = refs.get('Device') ?? (obs?.device as { reference?: string } | undefined)?.reference;
       if (!observation || !provenance || !device)
         throw new FhirWriteError(
           'FHIR transaction response lacks the location of Observation, Provenance or Device',
