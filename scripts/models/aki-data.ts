@@ -8,7 +8,7 @@
  * Risk is non-linear (sodium abnormal in either direction, hyperkalaemia above a threshold),
  * which is what a tree ensemble is for.
  */
-import { type Dataset, datasetFromRows, type FeatureSpec } from './dataset.js';
+import { type Dataset, drawDataset, type FeatureSpec } from './dataset.js';
 import { clamp, type Rng, roundTo, sigmoid } from './prng.js';
 
 export const AKI_FEATURES: FeatureSpec[] = [
@@ -89,12 +89,5 @@ function patient(rng: Rng): { row: number[]; label: number } {
 }
 
 export function generateAki(rng: Rng, n: number): Dataset {
-  const rows: number[][] = [];
-  const labels: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const { row, label } = patient(rng);
-    rows.push(row);
-    labels.push(label);
-  }
-  return datasetFromRows(rows, labels);
+  return drawDataset(rng, n, patient);
 }

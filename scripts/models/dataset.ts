@@ -17,6 +17,22 @@ export interface Dataset {
   f: number;
 }
 
+/** Draws n labelled rows from a generator of synthetic patients. */
+export function drawDataset<R>(
+  rng: R,
+  n: number,
+  patient: (rng: R) => { row: number[]; label: number },
+): Dataset {
+  const rows: number[][] = [];
+  const labels: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const { row, label } = patient(rng);
+    rows.push(row);
+    labels.push(label);
+  }
+  return datasetFromRows(rows, labels);
+}
+
 export function datasetFromRows(rows: number[][], labels: number[]): Dataset {
   const n = rows.length;
   const f = rows[0]?.length ?? 0;

@@ -6,7 +6,7 @@
  * tachypnoea, falling SpO2 and blood pressure, fever or hypothermia); the outcome depends on
  * the observed vitals, on age and on the part of the severity the vitals do not show.
  */
-import { type Dataset, datasetFromRows, type FeatureSpec } from './dataset.js';
+import { type Dataset, drawDataset, type FeatureSpec } from './dataset.js';
 import { clamp, type Rng, roundTo, sigmoid } from './prng.js';
 
 export const VITALS_FEATURES: FeatureSpec[] = [
@@ -72,12 +72,5 @@ function patient(rng: Rng): { row: number[]; label: number } {
 }
 
 export function generateVitals(rng: Rng, n: number): Dataset {
-  const rows: number[][] = [];
-  const labels: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const { row, label } = patient(rng);
-    rows.push(row);
-    labels.push(label);
-  }
-  return datasetFromRows(rows, labels);
+  return drawDataset(rng, n, patient);
 }
