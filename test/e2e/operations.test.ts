@@ -8,28 +8,10 @@ import { startGateway } from '../../src/app.js';
 import { configSchema } from '../../src/config/schema.js';
 import { MllpClient } from '../../src/ingest/mllp/client.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { predictions, sendMllp, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { msaCode, vitalsOru } from '../helpers/messages.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-
-async function observations(httpUrl: string, token: string, mrn?: string): Promise<Array<Record<string, unknown>>> {
-  const q = mrn ? `&subject:identifier=${encodeURIComponent(`urn:ml-gateway:patient-id:HOSP|${mrn}`)}` : '';
-  const res = await fetch(`${httpUrl}/fhir/Observation?code=vitals-deterioration-probability${q}`, {
-    headers: { authorization: `Bearer ${token}` },
-  });
-  const b = (await res.json()) as { entry?: Array<{ resource: Record<string, unknown> }> };
-  return (b.entry ?? []).map((e) => e.resource);
-}
-
-async function send(port: number, message: string): Promise<string> {
-  const c = await MllpClient.connect({ host: '127.0.0.1', port });
-  try {
-    return await c.send(message);
-  } finally {
-    await c.close();
-  }
-}
 
 describe('operations', () => {
   let t: TestGateway;
@@ -45,7 +27,7 @@ describe('operations', () => {
     const body = (await ready.json()) as { checks: Record<string, { status: string }> };
     assert.deepEqual(Object.keys(body.checks).sort(), ['database', 'fhir', 'models', 'queue']);
     assert.ok(Object.values(body.checks).every((c) => c.status === 'up'));
-    assert.equal(msaCode(await send(t.gw.mllpPort, vitalsOru({ controlId: 'OPS-1' }))), 'AA');
+    assert.equal(msaCode(await sendMllp(t.gw.mllpPort, vitalsOru({ controlId: 'OPS-1' }))), 'AA');
     await t.gw.idle();
     const metrics = await (await fetch(`${t.gw.httpUrl}/metrics`)).text();
     assert.match(metrics, /gateway_acks_total\{channel="mllp",code="AA"\} [1-9]/);
@@ -80,36 +62,37 @@ describe('logs carry no message content and no patient identifier', () => {
     try {
       const mrn = 'PHI98765';
       const msg = vitalsOru({ controlId: 'LOG-1', mrn }).replace('Testpatient^Alex', 'Zebediah^Quux');
-      assert.equal(msaCode(await send(gw.mllpPort, msg)), 'AA');
-      await send(gw.mllpPort, msg.replace('LOG-1', '').replace('MSH|', 'MSH|')); // AR: no MSH-10
-      await send(gw.mllpPort, `garbage ${mrn} Zebediah`);
+      assert.equal(msaCode(await sendMllp(gw.mllpPort, msg)), 'AA');
+      await sendMllp(gw.mllpPort, msg.replace('LOG-1', '').replace('MSH|', 'MSH|')); // AR: no MSH-10
+      await sendMllp(gw.mllpPort, `garbage ${mrn} Zebediah`);
       await gw.idle();
     } finally {
       await gw.close();
     }
     const all = lines.join('');
     assert.ok(lines.length > 5, 'the gateway logged');
-    for (const secret of ['PHI98765', 'Zebediah', 'Quux', '19480215', 'OBX|']) assert.ok(!all.includes(secret), secret);
+    for (const secret of ['PHI98765', 'Zebediah', 'Quux', '19480215', 'OBX|'])
+      assert.ok(!all.includes(secret), secret);
   });
 });
 
 describe('durability', () => {
   it('keeps the FHIR store, the lineage and duplicate detection across a restart (PGlite)', async () => {
     const first = await startTestGateway({ database: 'pglite' });
-    assert.equal(msaCode(await send(first.gw.mllpPort, vitalsOru({ controlId: 'RESTART-1' }))), 'AA');
+    assert.equal(msaCode(await sendMllp(first.gw.mllpPort, vitalsOru({ controlId: 'RESTART-1' }))), 'AA');
     await first.gw.idle();
-    const before = await observations(first.gw.httpUrl, first.gw.adminToken);
+    const before = await predictions(first.gw.httpUrl, first.gw.adminToken);
     await first.stop();
     const second = await startTestGateway({ database: 'pglite', dataDir: first.dataDir });
     try {
       assert.equal(second.gw.adminToken, first.gw.adminToken, 'the generated token is kept in DATA_DIR');
       assert.deepEqual(
-        (await observations(second.gw.httpUrl, second.gw.adminToken)).map((o) => o.id),
+        (await predictions(second.gw.httpUrl, second.gw.adminToken)).map((o) => o.id),
         before.map((o) => o.id),
       );
-      assert.equal(msaCode(await send(second.gw.mllpPort, vitalsOru({ controlId: 'RESTART-1' }))), 'AA');
+      assert.equal(msaCode(await sendMllp(second.gw.mllpPort, vitalsOru({ controlId: 'RESTART-1' }))), 'AA');
       await second.gw.idle();
-      assert.equal((await observations(second.gw.httpUrl, second.gw.adminToken)).length, 1);
+      assert.equal((await predictions(second.gw.httpUrl, second.gw.adminToken)).length, 1);
       const verify = await fetch(`${second.gw.httpUrl}/lineage/verify`, {
         headers: { authorization: `Bearer ${second.gw.adminToken}` },
       });
@@ -160,12 +143,16 @@ describe('durability', () => {
       const until = Date.now() + 60_000;
       let found: Array<Record<string, unknown>> = [];
       while (Date.now() < until) {
-        found = await observations(g.http, token);
+        found = await predictions(g.http, token);
         if (found.length >= 20) break;
         await new Promise((r) => setTimeout(r, 250));
       }
       const mrns = found.map((o) => (o.subject as { identifier: { value: string } }).identifier.value).sort();
-      assert.deepEqual(mrns, Array.from({ length: 20 }, (_, i) => `K${i}`).sort(), 'each AA ends in exactly one Observation');
+      assert.deepEqual(
+        mrns,
+        Array.from({ length: 20 }, (_, i) => `K${i}`).sort(),
+        'each AA ends in exactly one Observation',
+      );
     } finally {
       g.child.kill('SIGTERM');
       await new Promise((r) => g.child.once('exit', r));
@@ -173,14 +160,16 @@ describe('durability', () => {
   });
 });
 
-describe('several processes of work on Redis (BullMQ) and PostgreSQL', { skip: !process.env.REDIS_URL || !process.env.DATABASE_URL }, () => {
+describe('several processes of work on Redis (BullMQ) and PostgreSQL', {
+  skip: !process.env.REDIS_URL || !process.env.DATABASE_URL,
+}, () => {
   it('scores through the BullMQ queue', async () => {
     const t = await startTestGateway({ database: 'postgres', queue: 'bullmq' });
     try {
       assert.equal(t.gw.queue.kind, 'bullmq');
-      assert.equal(msaCode(await send(t.gw.mllpPort, vitalsOru({ controlId: 'BULL-1' }))), 'AA');
+      assert.equal(msaCode(await sendMllp(t.gw.mllpPort, vitalsOru({ controlId: 'BULL-1' }))), 'AA');
       await t.gw.idle();
-      assert.equal((await observations(t.gw.httpUrl, t.gw.adminToken)).length, 1);
+      assert.equal((await predictions(t.gw.httpUrl, t.gw.adminToken)).length, 1);
     } finally {
       await t.dispose();
     }

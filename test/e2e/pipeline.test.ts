@@ -4,7 +4,7 @@ import { Client } from 'fhir-kit-client';
 import { MllpClient } from '../../src/ingest/mllp/client.js';
 import type { LineageRecord } from '../../src/lineage/store.js';
 import { validateFhir } from '../../src/writeback/validate.js';
-import { dbKinds, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { dbKinds, predictions, sendMllp, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { adtA01, msaCode, vitalsOru } from '../helpers/messages.js';
 
 type Bundle = { total?: number; entry?: Array<{ resource: Record<string, unknown> }> };
@@ -102,16 +102,9 @@ for (const database of dbKinds()) {
     });
 
     it('ACKs a duplicate AA again without processing it twice', async () => {
-      const client = await MllpClient.connect({ host: '127.0.0.1', port: t.gw.mllpPort });
-      const ack = await client.send(vitalsOru({ controlId: 'E2E-1' }));
-      await client.close();
-      assert.equal(msaCode(ack), 'AA');
+      assert.equal(msaCode(await sendMllp(t.gw.mllpPort, vitalsOru({ controlId: 'E2E-1' }))), 'AA');
       await t.gw.idle();
-      const found = (await fhir.search({
-        resourceType: 'Observation',
-        searchParams: { code: 'vitals-deterioration-probability' },
-      })) as Bundle;
-      assert.equal(found.entry?.length, 1);
+      assert.equal((await predictions(t.gw.httpUrl, t.gw.adminToken)).length, 1);
       const { body } = await api('/lineage?controlId=E2E-1');
       assert.equal((body as unknown[]).length, 1);
     });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { type Gateway, startGateway } from '../../src/app.js';
 import { configSchema } from '../../src/config/schema.js';
 import { openPostgres } from '../../src/db/postgres.js';
+import { MllpClient } from '../../src/ingest/mllp/client.js';
 import { createLogger } from '../../src/observability/logger.js';
 
 export interface TestGatewayOptions {
@@ -70,4 +71,29 @@ export async function startTestGateway(o: TestGatewayOptions): Promise<TestGatew
 
 export function dbKinds(): Array<'pglite' | 'postgres'> {
   return process.env.DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
+}
+
+/** Sends one message on a connection of its own and returns its ACK. */
+export async function sendMllp(port: number, message: string): Promise<string> {
+  const c = await MllpClient.connect({ host: '127.0.0.1', port });
+  try {
+    return await c.send(message);
+  } finally {
+    await c.close();
+  }
+}
+
+/** The prediction Observations of one model in a gateway's FHIR store, optionally of one MRN. */
+export async function predictions(
+  httpUrl: string,
+  token: string,
+  model = 'vitals-deterioration',
+  mrn?: string,
+): Promise<Array<Record<string, unknown>>> {
+  const q = mrn ? `&subject:identifier=${encodeURIComponent(`urn:ml-gateway:patient-id:HOSP|${mrn}`)}` : '';
+  const res = await fetch(`${httpUrl}/fhir/Observation?code=${model}-probability${q}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const b = (await res.json()) as { entry?: Array<{ resource: Record<string, unknown> }> };
+  return (b.entry ?? []).map((e) => e.resource);
 }
