@@ -23,6 +23,12 @@ import { createPipeline } from './pipeline/process.js';
 import { createBullmqQueue } from './queue/bullmq.js';
 import { createInProcessQueue } from './queue/in-process.js';
 import type { WorkQueue } from './queue/work-queue.js';
+import { createReplayer, type Replayer } from './recovery/replay.js';
+import { registerRecoveryRoutes } from './recovery/routes.js';
+import { startSweeper } from './recovery/sweeper.js';
+import { startPruner } from './retention/prune.js';
+import { createRawCipher, parseKey, type RawCipher } from './security/raw-cipher.js';
+import { type CircuitState, createCircuitBreaker, guardWriter } from './writeback/breaker.js';
 import { createFhirWriter } from './writeback/writer.js';
 
 export interface Gateway {
@@ -33,6 +39,12 @@ export interface Gateway {
   lineage: LineageStore;
   models: ModelRegistry;
   queue: WorkQueue;
+  replayer: Replayer;
+  cipher: RawCipher;
+  /** State of the circuit breaker around the FHIR writer. */
+  circuit(): CircuitState;
+  /** Queues again the messages left `received` (what the periodic sweep does). */
+  sweep(): Promise<void>;
   adminToken: string;
   adminTokenFile?: string;
   httpUrl: string;
@@ -68,7 +80,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   const metrics = createMetrics();
   // Each service registers its close; they run in this order: stop taking work, finish what is in
   // flight, then release what the work needed.
-  const ORDER = ['timers', 'mllp', 'inbox', 'queue', 'http', 'models', 'db'] as const;
+  const ORDER = ['timers', 'jobs', 'mllp', 'inbox', 'queue', 'http', 'models', 'db'] as const;
   const closers = new Map<(typeof ORDER)[number], () => Promise<void>>();
   const closeAll = async () => {
     for (const name of ORDER) {
@@ -83,11 +95,20 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     const db = await openDatabase({
       dataDir,
       ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
-      ...(opts.schema ? { schema: opts.schema } : {}),
+      ...(opts.schema || config.databaseSchema ? { schema: opts.schema ?? config.databaseSchema } : {}),
     });
     closers.set('db', () => db.close());
     logger.info({ database: db.kind }, 'database ready');
     const lineage = createLineageStore(db);
+    const cipher = createRawCipher(
+      config.encryption.key ? parseKey(config.encryption.keyId, config.encryption.key) : undefined,
+      Object.entries(config.encryption.previousKeys).map(([id, key]) => parseKey(id, key)),
+    );
+    if (cipher.currentKeyId) logger.info({ keyId: cipher.currentKeyId }, 'raw messages encrypted at rest');
+    else
+      logger.warn(
+        'raw messages are stored UNENCRYPTED: set GATEWAY_ENCRYPTION_KEY (base64, 32 bytes) to encrypt them at rest',
+      );
 
     const models = await loadModels(resolve(base, config.paths.models));
     closers.set('models', () => models.close());
@@ -109,7 +130,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     const http = createHttpServer({
       bodyLimitBytes: config.http.bodyLimitBytes,
       logger,
-      authenticate: createAuthenticator(token.token),
+      authenticate: createAuthenticator(token.token, config.tokens),
     });
     const clientHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     // The HTTP port must be known before the embedded store's base URL: listen first, routes are
@@ -120,11 +141,21 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     const fhirStore = embedded ? createFhirStore(db) : undefined;
     if (fhirStore) registerFhirRoutes(http, fhirStore, { prefix: '/fhir', baseUrl: () => `${httpUrl}/fhir` });
     registerLineageRoutes(http, lineage);
+    const breaker = createCircuitBreaker({
+      ...config.fhir.circuitBreaker,
+      onStateChange: (state) => {
+        metrics.fhirCircuitState.set(state === 'closed' ? 0 : state === 'half-open' ? 1 : 2);
+        metrics.fhirCircuitTransitions.inc({ state });
+        (state === 'open' ? logger.warn : logger.info).call(logger, { state }, 'FHIR circuit breaker');
+      },
+    });
     registerModelRoutes(http, models, mappings);
 
     const queueOpts = {
       concurrency: config.processing.concurrency,
       maxAttempts: config.processing.maxAttempts,
+      backoffMs: config.processing.backoffMs,
+      maxBackoffMs: config.processing.maxBackoffMs,
       onGiveUp: async (id: string, err: unknown) => pipeline.giveUp(id, err),
     };
     const queue: WorkQueue = config.redisUrl
@@ -134,6 +165,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
         })
       : createInProcessQueue(queueOpts);
     closers.set('queue', () => queue.close());
+    const replayer = createReplayer({ db, lineage, queue, onQueued: (n) => metrics.replayed.inc(n) });
+    registerRecoveryRoutes(http, db, replayer);
 
     const inbox = new Inbox(db, lineage, {
       ...config.inbox,
@@ -146,6 +179,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       onBatch: (size) => metrics.inboxBatchSize.observe(size),
       onStoreError: (err) =>
         logger.error({ err: err instanceof Error ? err.message : String(err) }, 'inbox commit failed'),
+      ...(cipher.currentKeyId ? { seal: (raw: Buffer) => cipher.seal(raw) } : {}),
     });
     closers.set('inbox', () => inbox.close());
     const intake = createHl7Intake({
@@ -166,13 +200,14 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
         return { kind: queue.kind, backlog: queue.backlog() };
       },
       fhir: async () => {
-        if (embedded) return { target: 'embedded' };
+        const circuit = breaker.state;
+        if (embedded) return { target: 'embedded', circuit };
         const res = await fetch(`${fhirBaseUrl}/metadata`, {
           headers: config.fhir.bearerToken ? { authorization: `Bearer ${config.fhir.bearerToken}` } : {},
           signal: AbortSignal.timeout(2000),
         });
-        if (!res.ok) throw new Error(`FHIR server answered ${res.status} to /metadata`);
-        return { target: 'external' };
+        if (!res.ok) throw new Error(`FHIR server answered ${res.status} to /metadata (circuit ${circuit})`);
+        return { target: 'external', circuit };
       },
       models: async () => ({ loaded: models.list().map((m) => `${m.name}@${m.version}`) }),
     });
@@ -185,11 +220,14 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     if (embedded) fhirBaseUrl = `${httpUrl}/fhir`;
     logger.info({ url: httpUrl, fhir: embedded ? 'embedded' : 'external' }, 'http listener ready');
 
-    const writer = createFhirWriter({
-      baseUrl: fhirBaseUrl,
-      bearerToken: embedded ? token.token : config.fhir.bearerToken,
-      timeoutMs: config.fhir.timeoutMs,
-    });
+    const writer = guardWriter(
+      createFhirWriter({
+        baseUrl: fhirBaseUrl,
+        bearerToken: embedded ? token.token : config.fhir.bearerToken,
+        timeoutMs: config.fhir.timeoutMs,
+      }),
+      breaker,
+    );
     const pipeline = createPipeline({
       db,
       lineage,
@@ -201,11 +239,12 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       metrics,
       defaultTimezone: config.hl7.defaultTimezone,
       validateBeforeWrite: !embedded,
+      cipher,
       identifierSystem: (assigner) =>
         (assigner && config.patients.identifierSystems[assigner]) ||
         `${config.patients.defaultSystemPrefix}${assigner ?? 'unknown'}`,
     });
-    const startWorkers = () => queue.start((id) => pipeline.process(id));
+    const startWorkers = () => queue.start((id, attempt) => pipeline.process(id, attempt));
     if (opts.startWorkers !== false) startWorkers();
     // Messages stored but not processed before the last stop (crash or kill -9) go first.
     const pending = await db.query<{ message_id: string }>(
@@ -227,6 +266,19 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       metrics,
     });
     closers.set('mllp', () => mllp.close());
+    const sweeper = startSweeper({ db, queue, logger, intervalMs: config.processing.sweepIntervalMs });
+    const pruner = startPruner({
+      db,
+      lineage,
+      logger,
+      days: config.retention.rawMessageDays,
+      intervalMs: config.retention.pruneIntervalMs,
+      onPruned: (n) => metrics.rawPruned.inc(n),
+    });
+    closers.set('jobs', async () => {
+      await sweeper.close();
+      await pruner.close();
+    });
     const backlogTimer = setInterval(() => metrics.backlog.set(queue.backlog()), 1000);
     backlogTimer.unref();
     closers.set('timers', async () => clearInterval(backlogTimer));
@@ -239,6 +291,10 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       lineage,
       models,
       queue,
+      replayer,
+      cipher,
+      circuit: () => breaker.state,
+      sweep: sweeper.sweep,
       adminToken: token.token,
       ...(token.file ? { adminTokenFile: token.file } : {}),
       httpUrl,

@@ -40,7 +40,7 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
 }
 
 /** Environment variables of the CONTRACT, each overriding one key of the file. */
-const ENV_KEYS: Array<[string, string[], 'string' | 'port']> = [
+const ENV_KEYS: Array<[string, string[], 'string' | 'port' | 'json' | 'keys']> = [
   ['HOST', ['host'], 'string'],
   ['MLLP_PORT', ['mllp', 'port'], 'port'],
   ['HTTP_PORT', ['http', 'port'], 'port'],
@@ -50,7 +50,23 @@ const ENV_KEYS: Array<[string, string[], 'string' | 'port']> = [
   ['FHIR_BASE_URL', ['fhir', 'baseUrl'], 'string'],
   ['GATEWAY_ADMIN_TOKEN', ['adminToken'], 'string'],
   ['LOG_LEVEL', ['log', 'level'], 'string'],
+  ['DATABASE_SCHEMA', ['databaseSchema'], 'string'],
+  ['GATEWAY_TOKENS', ['tokens'], 'json'],
+  ['GATEWAY_ENCRYPTION_KEY', ['encryption', 'key'], 'string'],
+  ['GATEWAY_ENCRYPTION_KEY_ID', ['encryption', 'keyId'], 'string'],
+  ['GATEWAY_ENCRYPTION_PREVIOUS_KEYS', ['encryption', 'previousKeys'], 'keys'],
 ];
+
+/** `id=base64,id2=base64` -> { id: base64, ... } */
+function parseKeyList(v: string): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const part of v.split(',').filter((p) => p.trim())) {
+    const i = part.indexOf('=');
+    if (i <= 0) return undefined;
+    out[part.slice(0, i).trim()] = part.slice(i + 1).trim();
+  }
+  return out;
+}
 
 function formatIssues(issues: z.core.$ZodIssue[], lineOf: (path: PropertyKey[]) => number | undefined) {
   return issues.flatMap((i) => {
@@ -111,6 +127,17 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
         continue;
       }
       setPath(raw, path, n);
+    } else if (kind === 'json') {
+      try {
+        setPath(raw, path, JSON.parse(v));
+      } catch {
+        // The value may hold secrets: say where, not what.
+        envIssues.push({ path: `$${name}`, message: 'expected JSON' });
+      }
+    } else if (kind === 'keys') {
+      const keys = parseKeyList(v);
+      if (keys) setPath(raw, path, keys);
+      else envIssues.push({ path: `$${name}`, message: 'expected id=base64key[,id=base64key...]' });
     } else setPath(raw, path, v);
   }
   if (envIssues.length > 0) throw new ConfigError('environment', envIssues);

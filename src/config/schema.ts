@@ -1,6 +1,32 @@
 import { z } from 'zod';
+import { ALL_SCOPES } from '../http/auth.js';
+import { parseKey } from '../security/raw-cipher.js';
 
 const port = z.number().int().min(0).max(65535);
+
+/** A base64 AES-256 key: must decode to exactly 32 bytes. */
+const aesKey = z.string().superRefine((v, ctx) => {
+  try {
+    parseKey('k', v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message.replace("'k' ", '') });
+  }
+});
+const keyId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, '1-64 of A-Z a-z 0-9 . _ -');
+
+/** A bearer token with scopes: the token itself or its SHA-256 (hex), not both. */
+const scopedToken = z
+  .object({
+    name: z.string().min(1).max(64),
+    token: z.string().min(16).optional(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'lowercase hex SHA-256 of the token')
+      .optional(),
+    scopes: z.array(z.enum(ALL_SCOPES)).min(1),
+  })
+  .strict()
+  .refine((t) => (t.token === undefined) !== (t.sha256 === undefined), 'give exactly one of token or sha256');
 
 /** The gateway's whole configuration. Every key has a default: an empty file is a valid file. */
 export const configSchema = z
@@ -10,6 +36,35 @@ export const configSchema = z
     databaseUrl: z.string().url().optional(),
     redisUrl: z.string().url().optional(),
     adminToken: z.string().min(16).optional(),
+    /** PostgreSQL schema for every table (created if missing); unset = the connection's default. */
+    databaseSchema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]*$/)
+      .optional(),
+    /** Extra bearer tokens with their scopes (the admin token has every scope). */
+    tokens: z.array(scopedToken).default([]),
+    /** Raw message bodies at rest (AES-256-GCM). Without `key` they are stored in clear. */
+    encryption: z
+      .object({
+        keyId: keyId.default('k1'),
+        key: aesKey.optional(),
+        /** Older keys, by id, still accepted for reading after a rotation. */
+        previousKeys: z.record(keyId, aesKey).default({}),
+      })
+      .strict()
+      .prefault({}),
+    /** Raw bodies older than this many days are pruned (hashes and lineage stay); 0 = keep. */
+    retention: z
+      .object({
+        rawMessageDays: z.number().min(0).default(0),
+        pruneIntervalMs: z
+          .number()
+          .int()
+          .min(1000)
+          .default(60 * 60_000),
+      })
+      .strict()
+      .prefault({}),
     mllp: z
       .object({
         port: port.default(2575),
@@ -61,6 +116,15 @@ export const configSchema = z
         /** Bearer token for baseUrl when it is an external server. */
         bearerToken: z.string().optional(),
         timeoutMs: z.number().int().min(100).default(15_000),
+        /** Opens after this many transient failures in a row: messages wait instead of failing. */
+        circuitBreaker: z
+          .object({
+            failureThreshold: z.number().int().min(1).default(5),
+            /** Open this long before one probe write is let through (half-open). */
+            cooldownMs: z.number().int().min(10).default(30_000),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
@@ -97,6 +161,11 @@ export const configSchema = z
         concurrency: z.number().int().min(1).max(256).default(8),
         /** Attempts before a message is marked failed. */
         maxAttempts: z.number().int().min(1).max(100).default(5),
+        /** First retry delay; doubled each attempt, with +-50 % jitter, up to maxBackoffMs. */
+        backoffMs: z.number().int().min(1).default(500),
+        maxBackoffMs: z.number().int().min(1).default(60_000),
+        /** How often messages left `received` (a lost job, a database outage) are queued again. */
+        sweepIntervalMs: z.number().int().min(100).default(30_000),
       })
       .strict()
       .prefault({}),

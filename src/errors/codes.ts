@@ -35,6 +35,14 @@ export const ERROR_CODES = {
   GW_SHUTTING_DOWN: { status: 503, ack: 'AE', hl7: '207', text: 'gateway is shutting down; retry later' },
   GW_AUTH_MISSING: { status: 401, ack: 'AR', hl7: '207', text: 'missing bearer token' },
   GW_AUTH_INVALID: { status: 401, ack: 'AR', hl7: '207', text: 'invalid bearer token' },
+  GW_FORBIDDEN: { status: 403, ack: 'AR', hl7: '207', text: 'this token lacks the %s scope' },
+  GW_RAW_PRUNED: {
+    status: 409,
+    ack: 'AE',
+    hl7: '207',
+    text: 'the raw message was pruned after the retention period; only its hash and lineage remain',
+  },
+  GW_RAW_UNREADABLE: { status: 500, ack: 'AE', hl7: '207', text: 'the raw message cannot be opened: %s' },
   GW_NOT_FOUND: { status: 404, ack: 'AR', hl7: '207', text: '%s not found' },
   GW_BAD_REQUEST: { status: 400, ack: 'AR', hl7: '207', text: '%s' },
   GW_UNSUPPORTED_MEDIA: { status: 415, ack: 'AR', hl7: '207', text: 'unsupported content type %s' },
@@ -74,7 +82,14 @@ export function operationOutcome(err: GatewayError, severity: 'error' | 'fatal' 
     issue: [
       {
         severity,
-        code: err.status === 404 ? 'not-found' : err.status === 401 ? 'login' : 'processing',
+        code:
+          err.status === 404
+            ? 'not-found'
+            : err.status === 401
+              ? 'login'
+              : err.status === 403
+                ? 'forbidden'
+                : 'processing',
         details: { coding: [{ system: 'urn:ml-gateway:error', code: err.code }], text: err.message },
         diagnostics: err.message,
       },

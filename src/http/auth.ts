@@ -34,14 +34,52 @@ export function resolveAdminToken(configured: string | undefined, dataDir: strin
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
-/** Checks `Authorization: Bearer <token>` in constant time; undefined when not authenticated. */
-export function createAuthenticator(adminToken: string) {
-  const admin = digest(adminToken);
-  const principal: Principal = { name: 'admin', scopes: new Set(ALL_SCOPES) };
+/** A configured token (config `tokens`, env GATEWAY_TOKENS): the token or its SHA-256 hex. */
+export interface ScopedTokenConfig {
+  name: string;
+  token?: string | undefined;
+  sha256?: string | undefined;
+  scopes: readonly Scope[];
+}
+
+/**
+ * Checks `Authorization: Bearer <token>` against the admin token (every scope) and the scoped
+ * tokens, comparing SHA-256 digests in constant time; undefined when not authenticated.
+ */
+export function createAuthenticator(adminToken: string, tokens: readonly ScopedTokenConfig[] = []) {
+  const known: Array<{ digest: Buffer; principal: Principal }> = [
+    { digest: digest(adminToken), principal: { name: 'admin', scopes: new Set(ALL_SCOPES) } },
+    ...tokens.map((t) => ({
+      digest: t.sha256 ? Buffer.from(t.sha256, 'hex') : digest(t.token ?? ''),
+      principal: { name: t.name, scopes: new Set(t.scopes) },
+    })),
+  ];
   return (authorization: string | undefined): Principal | 'missing' | 'invalid' => {
     if (!authorization) return 'missing';
     const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     if (!m) return 'invalid';
-    return timingSafeEqual(digest(m[1]!), admin) ? principal : 'invalid';
+    const d = digest(m[1]!);
+    let found: Principal | undefined;
+    // Every candidate is compared, so the time taken does not tell which one matched.
+    for (const k of known) if (timingSafeEqual(d, k.digest) && !found) found = k.principal;
+    return found ?? 'invalid';
   };
+}
+
+/** True when the principal holds the scope (`admin` holds every scope). */
+export function hasScope(p: Principal | undefined, scope: Scope): boolean {
+  return !!p && (p.scopes.has('admin') || p.scopes.has(scope));
+}
+
+/**
+ * The scope a request needs: `replay` for /replay, `ingest` to send messages in, `read` for any
+ * other GET, `admin` for any other change (writes to the embedded FHIR store included).
+ */
+export function requiredScope(method: string, url: string): Scope {
+  const path = url.split('?')[0]!;
+  if (path === '/replay' || path.startsWith('/replay/')) return 'replay';
+  if (method === 'POST' && (path === '/hl7' || path === '/ingest' || path.startsWith('/ingest/')))
+    return 'ingest';
+  if (method === 'GET' || method === 'HEAD') return 'read';
+  return 'admin';
 }

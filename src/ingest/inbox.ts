@@ -20,8 +20,11 @@ export interface Accepted {
 }
 
 interface Pending {
+  /** As stored: `raw` sealed when a key is configured (InboxOptions.seal). */
   item: InboxItem;
   sha256: string;
+  /** Size of the raw message as received. */
+  bytes: number;
   receivedAt: string;
   resolve(a: Accepted): void;
   reject(e: unknown): void;
@@ -38,6 +41,8 @@ export interface InboxOptions {
   onBatch?(size: number, ms: number): void;
   /** The database refused a batch: every message in it is answered AE. */
   onStoreError?(err: unknown): void;
+  /** Encrypts a raw body for storage (AES-256-GCM, src/security/raw-cipher.ts); unset: stored as received. */
+  seal?(raw: Buffer): Buffer;
 }
 
 /**
@@ -65,8 +70,9 @@ export class Inbox {
     }
     return new Promise<Accepted>((resolve, reject) => {
       this.queue.push({
-        item,
+        item: this.opts.seal ? { ...item, raw: this.opts.seal(item.raw) } : item,
         sha256: createHash('sha256').update(item.raw).digest('hex'),
+        bytes: item.raw.length,
         receivedAt: new Date().toISOString(),
         resolve,
         reject,
@@ -158,7 +164,7 @@ export class Inbox {
                 controlId: p.item.controlId,
                 messageType: p.item.messageType,
                 sha256: p.sha256,
-                bytes: p.item.raw.length,
+                bytes: p.bytes,
               },
             })),
         );

@@ -47,41 +47,113 @@ export function chain(tail: { seq: number; hash: string }, inputs: LineageEntryI
   });
 }
 
+/** One thing wrong with the chain, named by the sequence number where it shows. */
+export interface ChainProblem {
+  seq: number;
+  kind: 'altered' | 'removed' | 'reordered';
+  reason: string;
+}
+
 export type VerifyResult =
-  | { ok: true; entries: number; head: string }
-  | { ok: false; entries: number; brokenAt: number; reason: string };
+  | { ok: true; entries: number; head: string; headSeq: number }
+  | {
+      ok: false;
+      entries: number;
+      /** The first problem (as `problems[0]`). */
+      brokenAt: number;
+      reason: string;
+      problems: ChainProblem[];
+      head: string;
+      headSeq: number;
+    };
+
+/** Where a verification walk stands: the last entry seen (seq and stored hash). */
+export interface ChainCursor {
+  seq: number;
+  hash: string;
+}
+
+const MAX_PROBLEMS = 100;
+
+/** The seq an entry was hashed with, when it is not the one it is stored at (it was moved). */
+function hashedAs(e: LineageEntry): number | undefined {
+  for (let d = 1; d <= 8; d++) {
+    for (const s of [e.seq - d, e.seq + d])
+      if (s > 0 && entryHash(e.prevHash, { ...e, seq: s }) === e.hash) return s;
+  }
+  return undefined;
+}
 
 /**
- * Walks entries in seq order and checks each: sequence without gaps, prevHash equal to the previous
- * entry's hash, and hash equal to the recomputed one. Names the first entry that breaks.
+ * Walks entries in stored order and checks each: its hash against its content (altered), its
+ * sequence number (removed: a gap; reordered: moved to another seq), and its link to the entry
+ * before (prevHash). After a problem the walk carries on from the entry as stored, so every
+ * altered, removed or reordered entry is named, not only the first (up to 100).
  */
-export function verifyChain(entries: Iterable<LineageEntry>, start = { seq: 0, hash: GENESIS_HASH }) {
+export function verifyChain(
+  entries: Iterable<LineageEntry>,
+  start: ChainCursor = { seq: 0, hash: GENESIS_HASH },
+  problems: ChainProblem[] = [],
+): VerifyResult {
   let { seq, hash } = start;
   let n = 0;
+  let flagged = false;
+  const add = (p: ChainProblem) => {
+    flagged = true;
+    if (problems.length < MAX_PROBLEMS) problems.push(p);
+  };
   for (const e of entries) {
     n++;
-    if (e.seq !== seq + 1) {
-      return {
-        ok: false,
-        entries: n,
-        brokenAt: e.seq,
-        reason: `entry ${e.seq} follows entry ${seq}: ${e.seq > seq + 1 ? 'entries removed' : 'entries reordered'}`,
-      } as VerifyResult;
+    // A broken link right after an entry already named is a consequence, not a second problem.
+    const afterProblem = flagged;
+    flagged = false;
+    const intact = entryHash(e.prevHash, e) === e.hash;
+    const moved = intact ? undefined : hashedAs(e);
+    if (e.seq <= seq) {
+      add({
+        seq: e.seq,
+        kind: 'reordered',
+        reason: `entry ${e.seq} comes after entry ${seq}: entries reordered`,
+      });
+    } else if (e.seq > seq + 1) {
+      const gap = e.seq - seq - 1;
+      add({
+        seq: seq + 1,
+        kind: 'removed',
+        reason: `entry ${e.seq} follows entry ${seq}: ${gap === 1 ? `entry ${seq + 1}` : `entries ${seq + 1}-${e.seq - 1}`} removed`,
+      });
     }
-    if (e.prevHash !== hash) {
-      return {
-        ok: false,
-        entries: n,
-        brokenAt: e.seq,
-        reason: `entry ${e.seq} does not link to entry ${seq} (previous entry altered or removed)`,
-      } as VerifyResult;
-    }
-    const expected = entryHash(e.prevHash, e);
-    if (expected !== e.hash) {
-      return { ok: false, entries: n, brokenAt: e.seq, reason: `entry ${e.seq} was altered` } as VerifyResult;
+    if (moved !== undefined) {
+      add({
+        seq: e.seq,
+        kind: 'reordered',
+        reason: `entry stored at ${e.seq} was written as entry ${moved}: entries moved (reordered, or renumbered after a removal)`,
+      });
+    } else if (!intact) {
+      add({
+        seq: e.seq,
+        kind: 'altered',
+        reason: `entry ${e.seq} was altered (its content no longer matches its hash)`,
+      });
+    } else if (e.prevHash !== hash && e.seq === seq + 1 && !afterProblem) {
+      add({
+        seq: e.seq,
+        kind: 'altered',
+        reason: `entry ${e.seq} does not link to entry ${seq} (entry ${seq} or its hash was altered, or entries between were removed)`,
+      });
     }
     seq = e.seq;
     hash = e.hash;
   }
-  return { ok: true, entries: n, head: hash } as VerifyResult;
+  if (problems.length === 0) return { ok: true, entries: n, head: hash, headSeq: seq };
+  const first = problems[0]!;
+  return {
+    ok: false,
+    entries: n,
+    brokenAt: first.seq,
+    reason: first.reason,
+    problems,
+    head: hash,
+    headSeq: seq,
+  };
 }

@@ -1,5 +1,6 @@
 import type { Database, Queryable } from '../db/database.js';
 import {
+  type ChainProblem,
   chain,
   GENESIS_HASH,
   type LineageEntry,
@@ -162,23 +163,91 @@ export function createLineageStore(db: Database): LineageStore {
     async verify() {
       // Walk the chain in pages so a long trail never sits in memory at once.
       const page = 5000;
-      let after = 0;
-      let start = { seq: 0, hash: GENESIS_HASH };
+      const problems: ChainProblem[] = [];
+      let cursor = { seq: 0, hash: GENESIS_HASH };
       let total = 0;
       for (;;) {
         const r = await db.query<EntryRow>('select * from lineage where seq > $1 order by seq limit $2', [
-          after,
+          cursor.seq,
           page,
         ]);
         const entries = r.rows.map(toEntry);
-        const res = verifyChain(entries, start);
-        if (!res.ok) return { ...res, entries: total + res.entries };
+        const res = verifyChain(entries, cursor, problems);
         total += res.entries;
-        if (entries.length < page) return { ok: true, entries: total, head: res.head };
-        const last = entries[entries.length - 1]!;
-        after = last.seq;
-        start = { seq: last.seq, hash: last.hash };
+        cursor = { seq: res.headSeq, hash: res.head };
+        if (entries.length < page) break;
       }
+      problems.push(...(await anchorProblems(db, cursor, total, problems.length > 0)));
+      if (problems.length === 0) return { ok: true, entries: total, head: cursor.hash, headSeq: cursor.seq };
+      const first = problems[0]!;
+      return {
+        ok: false,
+        entries: total,
+        brokenAt: first.seq,
+        reason: first.reason,
+        problems,
+        head: cursor.hash,
+        headSeq: cursor.seq,
+      };
     },
   };
+}
+
+/**
+ * Checks the chain's end against what the database recorded beside it: the head anchor (kept by a
+ * trigger on every insert), so removing the newest entries shows; and the inbox, so a message
+ * whose entries were all removed shows.
+ */
+async function anchorProblems(
+  db: Database,
+  last: { seq: number; hash: string },
+  total: number,
+  broken: boolean,
+) {
+  const problems: ChainProblem[] = [];
+  const head = (
+    await db.query<{ seq: string | number; hash: string; entries: string | number }>(
+      'select seq, hash, entries from lineage_head where id = 1',
+    )
+  ).rows[0];
+  if (!head) {
+    problems.push({ seq: last.seq, kind: 'removed', reason: 'the lineage head anchor was removed' });
+  } else {
+    const seq = Number(head.seq);
+    if (seq > last.seq) {
+      problems.push({
+        seq: last.seq + 1,
+        kind: 'removed',
+        reason: `the chain ends at entry ${last.seq} but the head anchor records entry ${seq}: ${
+          seq === last.seq + 1 ? `entry ${seq}` : `entries ${last.seq + 1}-${seq}`
+        } removed from the end`,
+      });
+    } else if (seq === last.seq && head.hash !== last.hash) {
+      problems.push({
+        seq,
+        kind: 'altered',
+        reason: `entry ${seq} (the newest) does not match the head anchor's hash`,
+      });
+    } else if (!broken && Number(head.entries) !== total) {
+      // Only when nothing else showed: a removal in the middle is already named by its gap.
+      problems.push({
+        seq: last.seq,
+        kind: 'removed',
+        reason: `${Number(head.entries)} entries were appended but ${total} remain`,
+      });
+    }
+  }
+  const orphans = await db.query<{ message_id: string }>(
+    `select message_id from inbox i
+      where not exists (select 1 from lineage l where l.message_id = i.message_id)
+      order by received_at limit 10`,
+  );
+  for (const o of orphans.rows) {
+    problems.push({
+      seq: 0,
+      kind: 'removed',
+      reason: `message ${o.message_id} is stored but has no lineage entry`,
+    });
+  }
+  return problems;
 }

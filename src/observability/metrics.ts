@@ -56,6 +56,27 @@ export function createMetrics() {
       help: 'Messages accepted and not yet processed',
       registers: [registry],
     }),
+    fhirCircuitState: new Gauge({
+      name: 'gateway_fhir_circuit_state',
+      help: 'Circuit breaker around the FHIR writer: 0 closed, 1 half-open, 2 open',
+      registers: [registry],
+    }),
+    fhirCircuitTransitions: new Counter({
+      name: 'gateway_fhir_circuit_transitions_total',
+      help: 'Circuit breaker state changes, by the state entered',
+      labelNames: ['state'] as const,
+      registers: [registry],
+    }),
+    replayed: new Counter({
+      name: 'gateway_messages_replayed_total',
+      help: 'Messages queued again by POST /replay',
+      registers: [registry],
+    }),
+    rawPruned: new Counter({
+      name: 'gateway_raw_messages_pruned_total',
+      help: 'Raw message bodies pruned after the retention period',
+      registers: [registry],
+    }),
     mllpConnections: new Gauge({
       name: 'gateway_mllp_connections',
       help: 'Open MLLP connections',

@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.js';
+import { GatewayError } from '../errors/codes.js';
 import { extractFeatures, triggersScoring, usesMessageType } from '../features/extract.js';
 import type { Mapping } from '../features/mapping.js';
 import { assembleVector, type FeatureStore } from '../features/state.js';
@@ -14,6 +15,8 @@ import type { Logger } from '../observability/logger.js';
 import { errorInfo } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { inSpan } from '../observability/tracing.js';
+import { recordDeadLetter, resolveDeadLetter } from '../recovery/dead-letters.js';
+import { type RawCipher, RawCipherError } from '../security/raw-cipher.js';
 import { buildPredictionTransaction } from '../writeback/builders.js';
 import { validateFhir } from '../writeback/validate.js';
 import type { FhirWriter } from '../writeback/writer.js';
@@ -35,6 +38,8 @@ export interface PipelineDeps {
    * is given itself (and answers 400 with the issues).
    */
   validateBeforeWrite: boolean;
+  /** Opens raw bodies sealed at rest. */
+  cipher: RawCipher;
   now?: () => Date;
 }
 
@@ -48,8 +53,16 @@ interface InboxRow {
   channel: string;
   sender: string;
   control_id: string;
-  raw: Uint8Array;
+  raw: Uint8Array | null;
   status: string;
+  attempts?: number;
+}
+
+/** Where a failure happened, for the dead-letter store. */
+interface FailurePoint {
+  stage: string;
+  model?: string;
+  attempts?: number;
 }
 
 /**
@@ -68,6 +81,7 @@ export function createPipeline(d: PipelineDeps) {
     status: string,
     reason: string | null,
     stages: LineageEntryInput[],
+    failure?: FailurePoint,
   ) {
     await d.db.transaction(async (tx) => {
       const r = await tx.query(
@@ -76,7 +90,11 @@ export function createPipeline(d: PipelineDeps) {
         [messageId, status, reason],
       );
       // Another worker finished it first (a retried job): keep its record only.
-      if (r.rowCount === 1) await d.lineage.append(tx, stages);
+      if (r.rowCount !== 1) return;
+      await d.lineage.append(tx, stages);
+      if (status === 'failed' && failure)
+        await recordDeadLetter(tx, { messageId, reason: reason ?? 'failed', at: now(), ...failure });
+      else await resolveDeadLetter(tx, messageId, now());
     });
     d.metrics.messagesProcessed.inc({ outcome: status });
   }
@@ -94,7 +112,7 @@ export function createPipeline(d: PipelineDeps) {
     }
   }
 
-  async function process(messageId: string): Promise<void> {
+  async function process(messageId: string, attempt = 1): Promise<void> {
     const row = (
       await d.db.query<InboxRow>(
         'select message_id, channel, sender, control_id, raw, status from inbox where message_id = $1',
@@ -105,10 +123,20 @@ export function createPipeline(d: PipelineDeps) {
     const stages: LineageEntryInput[] = [];
     const stage = (name: string, detail: Record<string, unknown>) =>
       stages.push({ messageId, stage: name, at: now().toISOString(), detail });
+    const point: FailurePoint = { stage: 'parse', attempts: attempt };
 
     try {
+      const raw = row.raw;
+      if (!raw) throw new PermanentFailure(new GatewayError('GW_RAW_PRUNED').message);
+      let text: string;
+      try {
+        text = d.cipher.open(raw).toString('utf8');
+      } catch (err) {
+        if (err instanceof RawCipherError) throw new PermanentFailure(err.message);
+        throw err;
+      }
       const event: ClinicalEvent = await timed('parse', { messageId }, () => {
-        const msg = parseHl7(Buffer.from(row.raw).toString('utf8'));
+        const msg = parseHl7(text);
         return normalizeHl7(msg, { channel: row.channel, messageId }, { defaultTimezone: d.defaultTimezone });
       });
       stage('parsed', {
@@ -117,6 +145,7 @@ export function createPipeline(d: PipelineDeps) {
         observations: event.observations.length,
       });
 
+      point.stage = 'map';
       const used = d.mappings.filter((m) => usesMessageType(m, event.source.messageType));
       if (used.length === 0) {
         stage('ignored', { reason: `no mapping uses message type ${event.source.messageType}` });
@@ -130,6 +159,8 @@ export function createPipeline(d: PipelineDeps) {
 
       for (const mapping of used) {
         const model = d.models.get(mapping.model);
+        point.stage = 'map';
+        point.model = mapping.model;
         if (!model)
           throw new PermanentFailure(
             `mapping ${mapping.file} names model ${mapping.model}, which is not loaded`,
@@ -154,6 +185,7 @@ export function createPipeline(d: PipelineDeps) {
         });
         if (!vector.complete || !triggersScoring(event, mapping, values)) continue;
 
+        point.stage = 'infer';
         const [score] = await timed('infer', { model: model.name }, () => model.predict([vector.vector]));
         if (score === undefined || !Number.isFinite(score))
           throw new PermanentFailure(`model ${model.name} returned no score`);
@@ -208,6 +240,7 @@ export function createPipeline(d: PipelineDeps) {
             );
           }
         }
+        point.stage = 'write';
         const written = await timed('write', { model: model.name }, () => d.writer.write(bundle));
         if (deviceUrl) writtenDevices.add(deviceUrl);
         d.metrics.predictions.inc({ model: model.name, version: model.version });
@@ -226,8 +259,12 @@ export function createPipeline(d: PipelineDeps) {
     } catch (err) {
       if (err instanceof PermanentFailure || err instanceof Hl7ParseError || isRefusal(err)) {
         d.logger.warn({ messageId, err: errorInfo(err) }, 'message failed');
-        stage('failed', { reason: err instanceof Error ? err.message : String(err) });
-        await finish(messageId, 'failed', err instanceof Error ? err.message : String(err), stages);
+        stage('failed', {
+          reason: err instanceof Error ? err.message : String(err),
+          during: point.stage,
+          ...(point.model ? { model: point.model } : {}),
+        });
+        await finish(messageId, 'failed', err instanceof Error ? err.message : String(err), stages, point);
         return;
       }
       // Anything else (the FHIR server or the database away, a time-out, a bug) is retried with
@@ -242,9 +279,13 @@ export function createPipeline(d: PipelineDeps) {
   async function giveUp(messageId: string, err: unknown): Promise<void> {
     const reason = `gave up after retries: ${err instanceof Error ? err.message : String(err)}`;
     d.logger.error({ messageId, err: errorInfo(err) }, 'message failed after retries');
-    await finish(messageId, 'failed', reason, [
-      { messageId, stage: 'failed', at: now().toISOString(), detail: { reason } },
-    ]);
+    await finish(
+      messageId,
+      'failed',
+      reason,
+      [{ messageId, stage: 'failed', at: now().toISOString(), detail: { reason } }],
+      { stage: 'retries' },
+    );
   }
 
   return { process, giveUp };

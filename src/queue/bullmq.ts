@@ -1,5 +1,5 @@
-import { Queue, Worker } from 'bullmq';
-import type { QueueOptions, WorkQueue } from './work-queue.js';
+import { DelayedError, Queue, Worker } from 'bullmq';
+import { deferral, type QueueOptions, retryDelay, type WorkQueue } from './work-queue.js';
 
 export const PROCESS_QUEUE = 'gateway-process';
 
@@ -35,16 +35,18 @@ export function createBullmqQueue(url: string, o: QueueOptions & { prefix?: stri
 
   return {
     kind: 'bullmq',
-    async enqueue(ids) {
+    async enqueue(ids, opts) {
       counted += ids.length;
+      // A job id is kept after the job ends; queuing a message again needs an id of its own.
+      const again = opts?.again ? `-r${Date.now().toString(36)}` : '';
       await queue.addBulk(
         ids.map((id) => ({
           name: 'process',
           data: { messageId: id },
           opts: {
-            jobId: id,
+            jobId: `${id}${again}`,
             attempts: o.maxAttempts,
-            backoff: { type: 'exponential', delay: o.backoffMs ?? 200 },
+            backoff: { type: 'custom' },
             removeOnComplete: { count: 1000 },
             removeOnFail: { count: 10_000 },
           },
@@ -54,8 +56,25 @@ export function createBullmqQueue(url: string, o: QueueOptions & { prefix?: stri
     start(handler) {
       worker = new Worker(
         PROCESS_QUEUE,
-        async (job) => handler((job.data as { messageId: string }).messageId, job.attemptsMade + 1),
-        { connection, prefix, concurrency: o.concurrency },
+        async (job, token) => {
+          try {
+            await handler((job.data as { messageId: string }).messageId, job.attemptsMade + 1);
+          } catch (err) {
+            const wait = deferral(err);
+            if (wait === undefined || !token) throw err;
+            // Deferred (the FHIR circuit is open): back to delayed without using an attempt.
+            await job.moveToDelayed(Date.now() + wait, token);
+            throw new DelayedError();
+          }
+        },
+        {
+          connection,
+          prefix,
+          concurrency: o.concurrency,
+          settings: {
+            backoffStrategy: (attemptsMade: number) => retryDelay(attemptsMade, o.backoffMs, o.maxBackoffMs),
+          },
+        },
       );
       worker.on('failed', (job, err) => {
         if (job && job.attemptsMade >= o.maxAttempts) {

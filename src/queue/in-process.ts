@@ -1,4 +1,4 @@
-import type { QueueOptions, WorkQueue } from './work-queue.js';
+import { deferral, type QueueOptions, retryDelay, type WorkQueue } from './work-queue.js';
 
 /** The default queue: an array and a fixed number of workers in this process. */
 export function createInProcessQueue(o: QueueOptions): WorkQueue {
@@ -21,15 +21,18 @@ export function createInProcessQueue(o: QueueOptions): WorkQueue {
             queued.delete(job.id);
           },
           async (err) => {
-            if (job.attempt >= o.maxAttempts || closed) {
+            const wait = deferral(err);
+            if (closed || (wait === undefined && job.attempt >= o.maxAttempts)) {
               queued.delete(job.id);
               if (!closed) await o.onGiveUp(job.id, err).catch(() => {});
               return;
             }
-            const delay = (o.backoffMs ?? 200) * 2 ** (job.attempt - 1) * (0.5 + Math.random());
+            // A deferral (the FHIR circuit is open) runs again without using an attempt.
+            const next = wait === undefined ? job.attempt + 1 : job.attempt;
+            const delay = wait ?? retryDelay(job.attempt, o.backoffMs, o.maxBackoffMs);
             const t = setTimeout(() => {
               timers.delete(t);
-              waiting.push({ id: job.id, attempt: job.attempt + 1 });
+              waiting.push({ id: job.id, attempt: next });
               pump();
             }, delay);
             timers.add(t);

@@ -5,8 +5,15 @@
  */
 export interface WorkQueue {
   readonly kind: 'in-process' | 'bullmq';
-  enqueue(messageIds: string[]): Promise<void>;
-  /** Starts workers; the handler throws to ask for a retry. */
+  /**
+   * Queues messages once each. `again`: a message processed before may be queued anew (a replay,
+   * or the sweeper finding one left `received`); without it a message already queued is skipped.
+   */
+  enqueue(messageIds: string[], opts?: { again?: boolean }): Promise<void>;
+  /**
+   * Starts workers; the handler throws to ask for a retry (one attempt used), or throws an error
+   * with `retryAfterMs` to be run again after that long without using an attempt (deferral()).
+   */
   start(handler: (messageId: string, attempt: number) => Promise<void>): void;
   /** Messages waiting or being processed (approximate for BullMQ, refreshed every second). */
   backlog(): number;
@@ -20,6 +27,23 @@ export interface QueueOptions {
   maxAttempts: number;
   /** Called once a message has failed its last attempt. */
   onGiveUp(messageId: string, err: unknown): Promise<void>;
-  /** Base back-off between attempts, doubled each time. */
+  /** Base back-off between attempts, doubled each time, with jitter. */
   backoffMs?: number;
+  /** Longest back-off. */
+  maxBackoffMs?: number;
+}
+
+/**
+ * Delay before attempt `attempt + 1`: exponential (base * 2^(attempt-1)), capped, with full +-50 %
+ * jitter so that messages failing together do not come back together. Pure given `random`.
+ */
+export function retryDelay(attempt: number, baseMs = 500, maxMs = 60_000, random = Math.random): number {
+  const exp = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(exp * (0.5 + random()));
+}
+
+/** How long to wait when the handler asked to be deferred (an error with `retryAfterMs`). */
+export function deferral(err: unknown): number | undefined {
+  const ms = (err as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+  return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? ms : undefined;
 }

@@ -1,0 +1,41 @@
+import type { Database } from '../db/database.js';
+import type { Logger } from '../observability/logger.js';
+import type { WorkQueue } from '../queue/work-queue.js';
+
+/**
+ * Every `intervalMs`, queues again the messages still `received` that have waited longer than one
+ * interval: a job lost with its process, a give-up that could not be recorded because the database
+ * was away, a queue that was down at enqueue. Processing is idempotent, so queuing one twice is safe.
+ */
+export function startSweeper(o: { db: Database; queue: WorkQueue; logger: Logger; intervalMs: number }) {
+  let running = false;
+  const sweep = async () => {
+    if (running) return;
+    running = true;
+    try {
+      const r = await o.db.query<{ message_id: string }>(
+        `select message_id from inbox
+          where status = 'received' and coalesce(updated_at, received_at) < now() - make_interval(secs => $1)
+          order by received_at limit 5000`,
+        [o.intervalMs / 1000],
+      );
+      if (r.rows.length > 0) {
+        o.logger.info({ messages: r.rows.length }, 'queuing again messages left unprocessed');
+        await o.queue.enqueue(
+          r.rows.map((x) => x.message_id),
+          { again: o.queue.kind === 'bullmq' },
+        );
+      }
+    } catch (err) {
+      o.logger.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'sweep failed; next one retries',
+      );
+    } finally {
+      running = false;
+    }
+  };
+  const timer = setInterval(() => void sweep(), o.intervalMs);
+  timer.unref();
+  return { sweep, close: async () => clearInterval(timer) };
+}

@@ -1,0 +1,82 @@
+import type { Database } from '../db/database.js';
+import type { LineageStore } from '../lineage/store.js';
+import type { Logger } from '../observability/logger.js';
+
+/**
+ * Prunes raw bodies received more than `days` days ago: `raw` becomes null and `raw_pruned_at` is
+ * set; the SHA-256, the inbox row and the lineage stay, and a `pruned` lineage entry records it.
+ * Messages still waiting to be processed are kept. Works in batches; answers how many it pruned.
+ */
+export async function pruneRawMessages(
+  db: Database,
+  lineage: LineageStore,
+  days: number,
+  now = new Date(),
+  batch = 500,
+): Promise<number> {
+  if (days <= 0) return 0;
+  const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
+  let total = 0;
+  for (;;) {
+    const n = await db.transaction(async (tx) => {
+      const r = await tx.query<{ message_id: string }>(
+        `with p as (
+           select message_id from inbox
+            where raw is not null and status <> 'received' and received_at < $1
+            order by received_at limit $2 for update skip locked)
+         update inbox i set raw = null, raw_pruned_at = $3 from p
+          where i.message_id = p.message_id returning i.message_id`,
+        [cutoff, batch, now.toISOString()],
+      );
+      await lineage.append(
+        tx,
+        r.rows
+          .map((x) => x.message_id)
+          .sort()
+          .map((messageId) => ({
+            messageId,
+            stage: 'pruned',
+            at: now.toISOString(),
+            detail: { retentionDays: days, reason: 'raw message pruned after the retention period' },
+          })),
+      );
+      return r.rows.length;
+    });
+    total += n;
+    if (n < batch) return total;
+  }
+}
+
+/** Runs pruneRawMessages every `intervalMs` (and once at start). */
+export function startPruner(o: {
+  db: Database;
+  lineage: LineageStore;
+  logger: Logger;
+  days: number;
+  intervalMs: number;
+  onPruned?(n: number): void;
+}) {
+  if (o.days <= 0) return { close: async () => {} };
+  const run = async () => {
+    try {
+      const n = await pruneRawMessages(o.db, o.lineage, o.days);
+      if (n > 0) o.onPruned?.(n);
+      if (n > 0) o.logger.info({ messages: n, retentionDays: o.days }, 'raw messages pruned');
+    } catch (err) {
+      o.logger.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'pruning failed; next run retries',
+      );
+    }
+  };
+  const first = setTimeout(() => void run(), 1000);
+  first.unref();
+  const timer = setInterval(() => void run(), o.intervalMs);
+  timer.unref();
+  return {
+    close: async () => {
+      clearTimeout(first);
+      clearInterval(timer);
+    },
+  };
+}
