@@ -33,7 +33,8 @@ export async function runSend(args: string[]): Promise<number> {
   for (const file of positionals) {
     if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
     const { messages: found } = splitMessages(readFileSync(file, 'utf8'));
-    if (!found.some((m) => m.startsWith('MSH'))) throw new UsageError(`${file} holds no HL7 message (no MSH segment)`);
+    if (!found.some((m) => m.startsWith('MSH')))
+      throw new UsageError(`${file} holds no HL7 message (no MSH segment)`);
     for (const text of found) messages.push({ file, text });
   }
   let client: MllpClient;

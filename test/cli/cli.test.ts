@@ -21,7 +21,10 @@ describe('gateway command line', () => {
 
   it('send: prints each ACK of a file with a BOM, CRLF and two messages; exit 0 when all AA', async () => {
     const file = join(dir, 'two.hl7');
-    writeFileSync(file, `\uFEFF${vitalsOru({ controlId: 'CLI-1', sep: '\r\n' })}${adtA01('CLI-2').replace(/\r/g, '\r\n')}\r\n`);
+    writeFileSync(
+      file,
+      `\uFEFF${vitalsOru({ controlId: 'CLI-1', sep: '\r\n' })}${adtA01('CLI-2').replace(/\r/g, '\r\n')}\r\n`,
+    );
     const r = await runCli(['send', file, '--host', '127.0.0.1', '--port', String(t.gw.mllpPort)], env);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /MSA\|AA\|CLI-1/);
@@ -49,7 +52,8 @@ describe('gateway command line', () => {
     await t.gw.idle();
     const show = await runCli(['lineage', 'show', 'CLI-1', '--url', t.gw.httpUrl], env);
     assert.equal(show.code, 0, show.stderr);
-    for (const stage of ['received', 'parsed', 'mapped', 'inferred', 'written']) assert.match(show.stdout, new RegExp(stage));
+    for (const stage of ['received', 'parsed', 'mapped', 'inferred', 'written'])
+      assert.match(show.stdout, new RegExp(stage));
     assert.match(show.stdout, /output\s+Observation\//);
     const verify = await runCli(['lineage', 'verify', '--url', t.gw.httpUrl], env);
     assert.equal(verify.code, 0);
@@ -57,7 +61,9 @@ describe('gateway command line', () => {
     const unknown = await runCli(['lineage', 'show', 'NO-SUCH-ID', '--url', t.gw.httpUrl], env);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /no lineage record/);
-    const badToken = await runCli(['lineage', 'verify', '--url', t.gw.httpUrl], { GATEWAY_ADMIN_TOKEN: 'x'.repeat(20) });
+    const badToken = await runCli(['lineage', 'verify', '--url', t.gw.httpUrl], {
+      GATEWAY_ADMIN_TOKEN: 'x'.repeat(20),
+    });
     assert.notEqual(badToken.code, 0);
   });
 

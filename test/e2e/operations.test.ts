@@ -38,7 +38,7 @@ describe('operations', () => {
 
   it('answers AR (ERR 104) to a frame over the size limit and keeps the connection', async () => {
     const c = await MllpClient.connect({ host: '127.0.0.1', port: t.gw.mllpPort });
-    const big = vitalsOru({ controlId: 'OPS-BIG' }) + `NTE|1||${'x'.repeat(8000)}\r`;
+    const big = `${vitalsOru({ controlId: 'OPS-BIG' })}NTE|1||${'x'.repeat(8000)}\r`;
     const ack = await c.send(big);
     assert.equal(msaCode(ack), 'AR');
     assert.match(ack, /\|OPS-BIG/);
