@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { startGateway } from '../src/app.js';
 import { configSchema } from '../src/config/schema.js';
 import { openPostgres } from '../src/db/postgres.js';
-import { MllpClient } from '../src/ingest/mllp/client.js';
 import { createLogger } from '../src/observability/logger.js';
-import { vitalsOru } from '../test/helpers/messages.js';
+import type { SenderJob, SenderResult } from './mllp-senders.js';
 
 export interface IntakeResult {
   label: string;
@@ -57,58 +57,53 @@ async function withGateway<T>(
   }
 }
 
+/** Runs the senders in a worker thread and waits for their result. */
+function runSenders(job: SenderJob): Promise<SenderResult> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(new URL('./mllp-senders-boot.mjs', import.meta.url), { workerData: job });
+    w.once('message', (r: SenderResult) => {
+      resolve(r);
+      void w.terminate();
+    });
+    w.once('error', reject);
+  });
+}
+
 /**
- * Sends `total` distinct vitals ORUs over `connections` MLLP connections, each connection waiting
- * for its ACK before the next message (as Mirth's TCP sender does), and times every ACK.
+ * Sends `total` distinct vitals ORUs over `connections` MLLP connections from a worker thread, each
+ * connection keeping `window` messages in flight (1: waits for each ACK, as Mirth's TCP Sender does),
+ * and times every ACK.
  */
 export async function benchIntake(o: {
   label: string;
   database: 'pglite' | 'postgres';
   total: number;
   connections: number;
+  /** Frames in flight per connection (default 1). */
+  window?: number;
   inbox?: Record<string, unknown>;
   /** Messages per second across all connections; unset = as fast as ACKs come back. */
   rate?: number;
   process?: boolean;
 }): Promise<IntakeResult> {
   return withGateway(o.database, o.inbox ?? {}, async (port, gw) => {
-    const clients = await Promise.all(
-      Array.from({ length: o.connections }, () => MllpClient.connect({ host: '127.0.0.1', port })),
-    );
-    const run = randomBytes(3).toString('hex');
     const perConn = Math.ceil(o.total / o.connections);
-    const latencies: number[] = [];
-    const interval = o.rate ? (1000 * o.connections) / o.rate : 0;
-    const t0 = performance.now();
-    await Promise.all(
-      clients.map(async (c, ci) => {
-        for (let i = 0; i < perConn; i++) {
-          if (interval > 0) {
-            const due = t0 + i * interval + (ci * interval) / o.connections;
-            const wait = due - performance.now();
-            if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-          }
-          const msg = vitalsOru({
-            controlId: `B${run}-${ci}-${i}`,
-            mrn: `P${ci}-${i % 50}`,
-            hr: 60 + (i % 60),
-          });
-          const s = performance.now();
-          const ack = await c.send(msg);
-          latencies.push(performance.now() - s);
-          if (!ack.includes('MSA|AA|')) throw new Error(`not AA: ${ack.split('\r')[1]}`);
-        }
-      }),
-    );
-    const seconds = (performance.now() - t0) / 1000;
-    await Promise.all(clients.map((c) => c.close()));
-    latencies.sort((a, b) => a - b);
+    const r = await runSenders({
+      port,
+      connections: o.connections,
+      perConn,
+      window: o.window ?? 1,
+      rate: o.rate ?? 0,
+      run: randomBytes(3).toString('hex'),
+    });
+    if (r.notAa > 0) throw new Error(`${r.notAa} messages were not answered AA`);
+    const latencies = r.latencies.sort((a, b) => a - b);
     const n = perConn * o.connections;
     const result: IntakeResult = {
       label: o.label,
       messages: n,
-      seconds,
-      perSecond: n / seconds,
+      seconds: r.seconds,
+      perSecond: n / r.seconds,
       p50ms: pct(latencies, 50),
       p99ms: pct(latencies, 99),
     };

@@ -2,6 +2,8 @@ import { resolve } from 'node:path';
 import type { GatewayConfig } from './config/schema.js';
 import type { Database } from './db/database.js';
 import { openDatabase } from './db/open.js';
+import { oruHook } from './egress/oru/hook.js';
+import { createOruEgress } from './egress/oru/sender.js';
 import { loadMappingsOrThrow } from './features/load-or-throw.js';
 import { createFeatureStore } from './features/state.js';
 import { registerFhirRoutes } from './fhirstore/routes.js';
@@ -13,6 +15,7 @@ import { registerHl7Route } from './ingest/http/hl7-route.js';
 import { Inbox } from './ingest/inbox.js';
 import { createHl7Intake } from './ingest/intake.js';
 import { type MllpListener, startMllpListener } from './ingest/mllp/listener.js';
+import { createOutcomeWaiter } from './ingest/outcomes.js';
 import { registerLineageRoutes } from './lineage/routes.js';
 import { createLineageStore, type LineageStore } from './lineage/store.js';
 import { checkFeatureOrder, loadModels, type ModelRegistry } from './models/registry.js';
@@ -80,7 +83,18 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   const metrics = createMetrics();
   // Each service registers its close; they run in this order: stop taking work, finish what is in
   // flight, then release what the work needed.
-  const ORDER = ['timers', 'jobs', 'mllp', 'inbox', 'queue', 'http', 'models', 'db'] as const;
+  const ORDER = [
+    'timers',
+    'jobs',
+    'mllp',
+    'outcomes',
+    'inbox',
+    'queue',
+    'egress',
+    'http',
+    'models',
+    'db',
+  ] as const;
   const closers = new Map<(typeof ORDER)[number], () => Promise<void>>();
   const closeAll = async () => {
     for (const name of ORDER) {
@@ -182,12 +196,17 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       ...(cipher.currentKeyId ? { seal: (raw: Buffer) => cipher.seal(raw) } : {}),
     });
     closers.set('inbox', () => inbox.close());
+    const outcomes = createOutcomeWaiter(db);
+    closers.set('outcomes', async () => outcomes.close());
     const intake = createHl7Intake({
       inbox,
       application: config.mllp.application,
       facility: config.mllp.facility,
       logger,
       metrics,
+      ack: config.ack,
+      allowedSenders: config.mllp.allowSenders,
+      outcomes,
     });
     registerHl7Route(http, intake);
     registerHealthRoutes(http, metrics, {
@@ -228,7 +247,15 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       }),
       breaker,
     );
+    const egress = createOruEgress({
+      ...config.egress.oru,
+      lineage,
+      logger,
+      metrics,
+    });
+    closers.set('egress', () => egress.close());
     const pipeline = createPipeline({
+      ...(config.egress.oru.destinations.length > 0 ? { onOutputs: oruHook(egress, models) } : {}),
       db,
       lineage,
       mappings,
@@ -244,7 +271,14 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
         (assigner && config.patients.identifierSystems[assigner]) ||
         `${config.patients.defaultSystemPrefix}${assigner ?? 'unknown'}`,
     });
-    const startWorkers = () => queue.start((id, attempt) => pipeline.process(id, attempt));
+    const startWorkers = () =>
+      queue.start(async (id, attempt) => {
+        try {
+          await pipeline.process(id, attempt);
+        } finally {
+          outcomes.notify(id); // ACK timing "processed": whoever waits on this message looks now
+        }
+      });
     if (opts.startWorkers !== false) startWorkers();
     // Messages stored but not processed before the last stop (crash or kill -9) go first.
     const pending = await db.query<{ message_id: string }>(
@@ -261,6 +295,10 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       maxMessageBytes: config.mllp.maxMessageBytes,
       maxConnections: config.mllp.maxConnections,
       idleTimeoutMs: config.mllp.idleTimeoutMs,
+      maxConnectionsPerAddress: config.mllp.maxConnectionsPerAddress,
+      allowAddresses: config.mllp.allowAddresses,
+      shutdownGraceMs: config.mllp.shutdownGraceMs,
+      ...(config.mllp.tls ? { tls: config.mllp.tls } : {}),
       intake,
       logger,
       metrics,

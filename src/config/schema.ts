@@ -84,6 +84,30 @@ export const configSchema = z
         /** MSH-3/MSH-4 of our own ACKs (the receiving side). */
         application: z.string().min(1).default('ML-GATEWAY'),
         facility: z.string().default(''),
+        /** Connections at once from one source address; 0 = only maxConnections applies. */
+        maxConnectionsPerAddress: z.number().int().min(0).default(0),
+        /** Source addresses or CIDR ranges allowed to connect (`10.0.0.0/8`, `::1`); empty = any. */
+        allowAddresses: z
+          .array(z.string().regex(/^[0-9a-fA-F.:]+(\/\d{1,3})?$/, 'an IP address or CIDR range'))
+          .default([]),
+        /** Senders allowed, on MSH-3|MSH-4 (`LAB|HOSP`, `LAB` = any facility, `*` wildcards); empty = any. */
+        allowSenders: z.array(z.string().min(1)).default([]),
+        /** How long shutdown lets frames already received finish before closing connections. */
+        shutdownGraceMs: z.number().int().min(0).default(10_000),
+        /** Built-in TLS: PEM paths, re-read when they change (no restart). */
+        tls: z
+          .object({
+            cert: z.string().min(1),
+            key: z.string().min(1),
+            ca: z.string().min(1).optional(),
+            /** Mutual TLS: ask for a client certificate / refuse connections without a valid one. */
+            requestClientCert: z.boolean().default(false),
+            requireClientCert: z.boolean().default(false),
+            reloadCheckMs: z.number().int().min(100).default(5000),
+          })
+          .strict()
+          .refine((t) => !t.requireClientCert || !!t.ca, 'requireClientCert needs ca')
+          .optional(),
       })
       .strict()
       .prefault({}),
@@ -103,9 +127,67 @@ export const configSchema = z
         /** Group commit: at most this many messages per transaction... */
         maxBatch: z.number().int().min(1).max(10_000).default(256),
         /** ...gathered for at most this long while a commit is already running. */
-        maxDelayMs: z.number().min(0).max(1000).default(2),
+        maxDelayMs: z.number().min(0).max(1000).default(0),
         /** Messages accepted but not yet processed; beyond this, new ones get AE. */
         maxPending: z.number().int().min(1).default(100_000),
+      })
+      .strict()
+      .prefault({}),
+    /** ACKs as Mirth users configure them. */
+    ack: z
+      .object({
+        /** auto: enhanced mode (CA/CE/CR commit ACKs) when the sender fills MSH-15/MSH-16. */
+        mode: z.enum(['auto', 'original', 'enhanced']).default('auto'),
+        /** stored: AA once durably stored; processed: AA/AE once the pipeline finished the message. */
+        timing: z.enum(['stored', 'processed']).default('stored'),
+        processedTimeoutMs: z.number().int().min(100).default(30_000),
+        /** Accepted MSH-11 processing ids (P, T, D); empty = any. Others get AR, ERR 202. */
+        processingIds: z.array(z.string().min(1)).default([]),
+        /** Batches: one ACK per message, or one batch ACK (FHS/BHS … BTS/FTS). */
+        batch: z.enum(['per-message', 'batch']).default('per-message'),
+      })
+      .strict()
+      .prefault({}),
+    /** Model results sent back as ORU^R01 over MLLP (to Mirth or any engine). */
+    egress: z
+      .object({
+        oru: z
+          .object({
+            destinations: z
+              .array(
+                z
+                  .object({
+                    name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+                    host: z.string().min(1),
+                    port: z.number().int().min(1).max(65535),
+                    receivingApplication: z.string().default(''),
+                    receivingFacility: z.string().default(''),
+                    timeoutMs: z.number().int().min(100).default(10_000),
+                    maxAttempts: z.number().int().min(1).default(10),
+                    backoffMs: z.number().int().min(1).default(1000),
+                    maxBackoffMs: z.number().int().min(1).default(60_000),
+                    tls: z
+                      .object({
+                        ca: z.string().optional(),
+                        cert: z.string().optional(),
+                        key: z.string().optional(),
+                        servername: z.string().optional(),
+                        rejectUnauthorized: z.boolean().default(true),
+                      })
+                      .strict()
+                      .optional(),
+                  })
+                  .strict(),
+              )
+              .default([]),
+            /** MSH-3/MSH-4 of the results we send. */
+            sendingApplication: z.string().min(1).default('ML-GATEWAY'),
+            sendingFacility: z.string().default(''),
+            /** MSH-11 of the results. */
+            processingId: z.string().min(1).default('P'),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -1,5 +1,6 @@
 import { type Hl7Delimiters, readDelimiters } from './delimiters.js';
 import { Hl7ParseError } from './errors.js';
+import { findInGroups, parseGroupPath } from './group-path.js';
 import { type Hl7Path, parseHl7Path } from './path.js';
 import { Hl7Segment } from './segment.js';
 
@@ -8,6 +9,8 @@ export { encodingCharacters, STANDARD_DELIMITERS } from './delimiters.js';
 export type { Hl7ErrorCode } from './errors.js';
 export { Hl7ParseError } from './errors.js';
 export { decodeHl7Text, encodeHl7Text } from './escape.js';
+export type { Hl7GroupPath } from './group-path.js';
+export { allInGroup, parseGroupPath } from './group-path.js';
 export type { Hl7Path } from './path.js';
 export { parseHl7Path } from './path.js';
 export { Hl7Repetition, Hl7Segment } from './segment.js';
@@ -39,8 +42,18 @@ export class Hl7Message {
    * `PID-3.4.2`; undefined when absent or empty. Throws RangeError for a malformed path.
    */
   get(path: string | Hl7Path): string | undefined {
+    if (typeof path === 'string' && path.includes('/')) return this.getInGroup(path);
     const p = typeof path === 'string' ? parseHl7Path(path) : path;
     return this.segment(p.segment, p.occurrence)?.value(p.field, p.component, p.subcomponent, p.repetition);
+  }
+
+  /**
+   * Decoded value at a group-aware path (as HAPI's Terser): `OBR[2]/OBX[1]-5` is OBX-5 of the first
+   * OBX under the second OBR; `ORC[2]/OBR/OBX[3]-3.1` nests. See group-path.ts.
+   */
+  getInGroup(path: string): string | undefined {
+    const p = parseGroupPath(path);
+    return findInGroups(this.segments, p.steps)?.value(p.field, p.component, p.subcomponent, p.repetition);
   }
 }
 

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Database } from '../db/database.js';
 import { GatewayError } from '../errors/codes.js';
 import type { LineageStore } from '../lineage/store.js';
+import { createFastCommit } from './inbox-fast.js';
 
 export interface InboxItem {
   channel: string;
@@ -55,12 +56,16 @@ export class Inbox {
   private flushing = false;
   private closed = false;
   private idle: Promise<void> = Promise.resolve();
+  /** One-round-trip commit on PostgreSQL (PGlite runs in-process: round trips cost nothing there). */
+  private readonly fast: ReturnType<typeof createFastCommit> | undefined;
 
   constructor(
     private readonly db: Database,
     private readonly lineage: LineageStore,
     private readonly opts: InboxOptions,
-  ) {}
+  ) {
+    this.fast = db.kind === 'postgres' ? createFastCommit(db) : undefined;
+  }
 
   accept(item: InboxItem): Promise<Accepted> {
     if (this.closed) return Promise.reject(new GatewayError('GW_SHUTTING_DOWN'));
@@ -115,61 +120,63 @@ export class Inbox {
     let stored: Map<string, string>;
     let existing: Map<string, string>;
     try {
-      [stored, existing] = await this.db.transaction(async (tx) => {
-        const ids = unique.map(() => randomUUID());
-        const params: unknown[] = [];
-        const values = unique.map((p, i) => {
-          params.push(
-            ids[i],
-            p.item.channel,
-            p.item.sender,
-            p.item.controlId,
-            p.item.messageType,
-            p.sha256,
-            p.item.raw,
-            p.receivedAt,
-          );
-          const b = i * 8;
-          return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8})`;
-        });
-        const ins = await tx.query<{ message_id: string; sender: string; control_id: string }>(
-          `insert into inbox (message_id, channel, sender, control_id, message_type, sha256, raw, received_at)
+      [stored, existing] =
+        (await this.commitFast(unique)) ??
+        (await this.db.transaction(async (tx) => {
+          const ids = unique.map(() => randomUUID());
+          const params: unknown[] = [];
+          const values = unique.map((p, i) => {
+            params.push(
+              ids[i],
+              p.item.channel,
+              p.item.sender,
+              p.item.controlId,
+              p.item.messageType,
+              p.sha256,
+              p.item.raw,
+              p.receivedAt,
+            );
+            const b = i * 8;
+            return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8})`;
+          });
+          const ins = await tx.query<{ message_id: string; sender: string; control_id: string }>(
+            `insert into inbox (message_id, channel, sender, control_id, message_type, sha256, raw, received_at)
            values ${values.join(', ')}
            on conflict (sender, control_id) do nothing
            returning message_id, sender, control_id`,
-          params,
-        );
-        const key = (s: string, c: string) => `${s}\u0000${c}`;
-        const storedIds = new Map(ins.rows.map((r) => [key(r.sender, r.control_id), r.message_id]));
-        const dupes = unique.filter((p) => !storedIds.has(key(p.item.sender, p.item.controlId)));
-        const existingIds = new Map<string, string>();
-        if (dupes.length > 0) {
-          const found = await tx.query<{ message_id: string; sender: string; control_id: string }>(
-            `select message_id, sender, control_id from inbox
-              where (sender, control_id) in (select * from unnest($1::text[], $2::text[]))`,
-            [dupes.map((p) => p.item.sender), dupes.map((p) => p.item.controlId)],
+            params,
           );
-          for (const r of found.rows) existingIds.set(key(r.sender, r.control_id), r.message_id);
-        }
-        await this.lineage.append(
-          tx,
-          unique
-            .filter((p) => storedIds.has(key(p.item.sender, p.item.controlId)))
-            .map((p) => ({
-              messageId: storedIds.get(key(p.item.sender, p.item.controlId))!,
-              stage: 'received',
-              at: p.receivedAt,
-              detail: {
-                channel: p.item.channel,
-                controlId: p.item.controlId,
-                messageType: p.item.messageType,
-                sha256: p.sha256,
-                bytes: p.bytes,
-              },
-            })),
-        );
-        return [storedIds, existingIds] as const;
-      });
+          const key = (s: string, c: string) => `${s}\u0000${c}`;
+          const storedIds = new Map(ins.rows.map((r) => [key(r.sender, r.control_id), r.message_id]));
+          const dupes = unique.filter((p) => !storedIds.has(key(p.item.sender, p.item.controlId)));
+          const existingIds = new Map<string, string>();
+          if (dupes.length > 0) {
+            const found = await tx.query<{ message_id: string; sender: string; control_id: string }>(
+              `select message_id, sender, control_id from inbox
+              where (sender, control_id) in (select * from unnest($1::text[], $2::text[]))`,
+              [dupes.map((p) => p.item.sender), dupes.map((p) => p.item.controlId)],
+            );
+            for (const r of found.rows) existingIds.set(key(r.sender, r.control_id), r.message_id);
+          }
+          await this.lineage.append(
+            tx,
+            unique
+              .filter((p) => storedIds.has(key(p.item.sender, p.item.controlId)))
+              .map((p) => ({
+                messageId: storedIds.get(key(p.item.sender, p.item.controlId))!,
+                stage: 'received',
+                at: p.receivedAt,
+                detail: {
+                  channel: p.item.channel,
+                  controlId: p.item.controlId,
+                  messageType: p.item.messageType,
+                  sha256: p.sha256,
+                  bytes: p.bytes,
+                },
+              })),
+          );
+          return [storedIds, existingIds] as const;
+        }));
     } catch (cause) {
       this.opts.onStoreError?.(cause);
       const err = new GatewayError('GW_STORE_UNAVAILABLE');
@@ -192,5 +199,35 @@ export class Inbox {
       }
     }
     if (newIds.length > 0) this.opts.onCommitted(newIds);
+  }
+
+  /** The whole batch in one statement when none of it is a duplicate; undefined: use the transaction. */
+  private async commitFast(
+    unique: Pending[],
+  ): Promise<readonly [Map<string, string>, Map<string, string>] | undefined> {
+    if (!this.fast) return undefined;
+    const ids = unique.map(() => randomUUID());
+    const outcome = await this.fast.commit(
+      unique.map((p, i) => ({
+        messageId: ids[i]!,
+        channel: p.item.channel,
+        sender: p.item.sender,
+        controlId: p.item.controlId,
+        messageType: p.item.messageType,
+        sha256: p.sha256,
+        raw: p.item.raw,
+        receivedAt: p.receivedAt,
+        detail: {
+          channel: p.item.channel,
+          controlId: p.item.controlId,
+          messageType: p.item.messageType,
+          sha256: p.sha256,
+          bytes: p.bytes,
+        },
+      })),
+    );
+    if (outcome !== 'stored') return undefined;
+    const stored = new Map(unique.map((p, i) => [`${p.item.sender}\u0000${p.item.controlId}`, ids[i]!]));
+    return [stored, new Map<string, string>()] as const;
   }
 }

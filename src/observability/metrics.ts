@@ -56,6 +56,18 @@ export function createMetrics() {
       help: 'Messages accepted and not yet processed',
       registers: [registry],
     }),
+    mllpRefused: new Counter({
+      name: 'gateway_mllp_connections_refused_total',
+      help: 'MLLP connections closed at once: address not allowed, connection limits, shutting down',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    egressAttempts: new Counter({
+      name: 'gateway_oru_egress_attempts_total',
+      help: 'ORU^R01 results sent to MLLP destinations, by destination and outcome',
+      labelNames: ['destination', 'outcome'] as const,
+      registers: [registry],
+    }),
     fhirCircuitState: new Gauge({
       name: 'gateway_fhir_circuit_state',
       help: 'Circuit breaker around the FHIR writer: 0 closed, 1 half-open, 2 open',

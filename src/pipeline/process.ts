@@ -1,8 +1,10 @@
 import type { Database } from '../db/database.js';
+import type { WrittenOutputs } from '../egress/oru/hook.js';
 import { GatewayError } from '../errors/codes.js';
 import { extractFeatures, triggersScoring, usesMessageType } from '../features/extract.js';
 import type { Mapping } from '../features/mapping.js';
 import { assembleVector, type FeatureStore } from '../features/state.js';
+import { decodeHl7Bytes } from '../hl7/charset.js';
 import { Hl7ParseError, parseHl7 } from '../hl7/parser.js';
 import type { LineageEntryInput } from '../lineage/chain.js';
 import type { LineageOutput, LineageStore } from '../lineage/store.js';
@@ -41,6 +43,8 @@ export interface PipelineDeps {
   /** Opens raw bodies sealed at rest. */
   cipher: RawCipher;
   now?: () => Date;
+  /** Called once a message's outputs are written and recorded (ORU results back to senders). */
+  onOutputs?(written: WrittenOutputs): void;
 }
 
 /** A failure that retrying will not mend: the message goes to `failed` with its reason at once. */
@@ -130,7 +134,7 @@ export function createPipeline(d: PipelineDeps) {
       if (!raw) throw new PermanentFailure(new GatewayError('GW_RAW_PRUNED').message);
       let text: string;
       try {
-        text = d.cipher.open(raw).toString('utf8');
+        text = decodeHl7Bytes(d.cipher.open(raw)).text; // by MSH-18
       } catch (err) {
         if (err instanceof RawCipherError) throw new PermanentFailure(err.message);
         throw err;
@@ -256,6 +260,7 @@ export function createPipeline(d: PipelineDeps) {
       }
       if (outputs.length > 0) stage('written', { outputs });
       await finish(messageId, 'processed', null, stages);
+      if (outputs.length > 0) d.onOutputs?.({ messageId, event, stages, outputs });
     } catch (err) {
       if (err instanceof PermanentFailure || err instanceof Hl7ParseError || isRefusal(err)) {
         d.logger.warn({ messageId, err: errorInfo(err) }, 'message failed');

@@ -3,6 +3,8 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { splitMessages } from '../../src/hl7/batch.js';
+import { decodeHl7Bytes } from '../../src/hl7/charset.js';
 import { parseHl7 } from '../../src/hl7/parser.js';
 import { normalizeHl7 } from '../../src/normalize/hl7v2.js';
 
@@ -13,16 +15,26 @@ const fixtures = readdirSync(DIR)
   .sort();
 
 test('there are golden fixtures', () => {
-  assert.ok(fixtures.length >= 8, `expected at least 8 fixtures in ${DIR}`);
+  assert.ok(fixtures.length >= 49, `expected at least 49 fixtures in ${DIR}`);
 });
+
+/** A file with one message normalizes to one event; a batch or concatenated file to an array. */
+function normalizeFile(bytes: Buffer, name: string): unknown {
+  const text = decodeHl7Bytes(bytes).text;
+  const { messages, enveloped } = splitMessages(text);
+  const events = messages.map((m, i) =>
+    normalizeHl7(parseHl7(m), {
+      channel: 'fixture',
+      messageId: messages.length > 1 || enveloped ? `${name}#${i + 1}` : name,
+    }),
+  );
+  return events.length === 1 && !enveloped ? events[0] : events;
+}
 
 for (const file of fixtures) {
   const name = basename(file, '.hl7');
   test(`golden: ${name}`, () => {
-    const text = readFileSync(join(DIR, file), 'utf8');
-    const actual = JSON.parse(
-      JSON.stringify(normalizeHl7(parseHl7(text), { channel: 'fixture', messageId: name })),
-    ) as unknown;
+    const actual = JSON.parse(JSON.stringify(normalizeFile(readFileSync(join(DIR, file)), name))) as unknown;
     const goldenPath = join(DIR, `${name}.expected.json`);
     if (UPDATE) {
       writeFileSync(goldenPath, `${JSON.stringify(actual, null, 2)}\n`);

@@ -1,4 +1,6 @@
-import { connect, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { connect, isIP, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { encodeFrame, MllpDecoder } from './codec.js';
 
 export interface MllpClientOptions {
@@ -6,6 +8,18 @@ export interface MllpClientOptions {
   port: number;
   /** Time to wait for each ACK. */
   timeoutMs?: number;
+  /** MLLP over TLS: PEM paths; `cert`/`key` for mutual TLS; `ca` to verify the server. */
+  tls?: MllpClientTls;
+}
+
+export interface MllpClientTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  /** Name the server certificate must carry (default: host). */
+  servername?: string;
+  /** False only for tests against self-signed servers without a CA. Default true. */
+  rejectUnauthorized?: boolean;
 }
 
 /**
@@ -42,11 +56,26 @@ export class MllpClient {
 
   static connect(o: MllpClientOptions): Promise<MllpClient> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: o.host, port: o.port }, () => {
+      const ready = () => {
         socket.off('error', reject);
         socket.setNoDelay(true);
         resolve(new MllpClient(socket, o.timeoutMs ?? 30_000));
-      });
+      };
+      const t = o.tls;
+      const socket: Socket = t
+        ? connectTls(
+            {
+              host: o.host,
+              port: o.port,
+              ...(t.ca ? { ca: readFileSync(t.ca) } : {}),
+              ...(t.cert ? { cert: readFileSync(t.cert) } : {}),
+              ...(t.key ? { key: readFileSync(t.key) } : {}),
+              ...(t.servername || !isIP(o.host) ? { servername: t.servername ?? o.host } : {}),
+              rejectUnauthorized: t.rejectUnauthorized ?? true,
+            },
+            ready,
+          )
+        : connect({ host: o.host, port: o.port }, ready);
       socket.once('error', reject);
     });
   }

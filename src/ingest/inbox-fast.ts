@@ -1,0 +1,89 @@
+import type { Database } from '../db/database.js';
+import { chain, GENESIS_HASH, type LineageEntryInput } from '../lineage/chain.js';
+
+/** One message of a group commit, as the inbox stores it. */
+export interface FastRow {
+  messageId: string;
+  channel: string;
+  sender: string;
+  controlId: string;
+  messageType: string;
+  sha256: string;
+  raw: Buffer;
+  receivedAt: string;
+  /** Detail of its `received` lineage entry. */
+  detail: Record<string, unknown>;
+}
+
+/** The commit could not be done in one round trip: use the statement-by-statement path. */
+export type FastOutcome = 'stored' | 'fallback';
+
+const UNIQUE_VIOLATION = '23505';
+const ATTEMPTS = 3;
+
+/**
+ * The group commit in one round trip on PostgreSQL (`inbox_accept`, migration 004): the `received`
+ * entries are chained here after the chain tail this process last saw; the database checks under
+ * the chain lock that it is still the tail and stores messages and entries in one statement (one
+ * implicit transaction, so still durable before the ACK). When another writer moved the tail, the
+ * function answers the new tail and the entries are chained again. Where a message is a duplicate
+ * (unique violation) or the tail keeps moving, it answers 'fallback' and nothing was stored.
+ */
+export function createFastCommit(db: Database) {
+  let tail: { seq: number; hash: string } | undefined;
+
+  async function commit(rows: readonly FastRow[]): Promise<FastOutcome> {
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const from = tail ?? { seq: -1, hash: GENESIS_HASH };
+      const entries = chain(
+        from,
+        rows.map(
+          (r): LineageEntryInput => ({
+            messageId: r.messageId,
+            stage: 'received',
+            at: r.receivedAt,
+            detail: r.detail,
+          }),
+        ),
+      );
+      // Commits may overlap: the next batch chains after this one before this one is stored.
+      const last = entries[entries.length - 1];
+      if (last && from.seq >= 0) tail = { seq: last.seq, hash: last.hash };
+      let res: { outcome: string; tail_seq: string | number; tail_hash: string } | undefined;
+      try {
+        res = (
+          await db.query<{ outcome: string; tail_seq: string | number; tail_hash: string }>(
+            `select outcome, tail_seq, tail_hash from inbox_accept($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+               $11, $12, $13, $14)`,
+            [
+              from.seq,
+              from.hash,
+              rows.map((r) => r.messageId),
+              rows.map((r) => r.channel),
+              rows.map((r) => r.sender),
+              rows.map((r) => r.controlId),
+              rows.map((r) => r.messageType),
+              rows.map((r) => r.sha256),
+              rows.map((r) => r.raw),
+              rows.map((r) => r.receivedAt),
+              entries.map((e) => e.seq),
+              entries.map((e) => JSON.stringify(e.detail)),
+              entries.map((e) => e.prevHash),
+              entries.map((e) => e.hash),
+            ],
+          )
+        ).rows[0];
+      } catch (err) {
+        tail = undefined;
+        if ((err as { code?: string }).code === UNIQUE_VIOLATION) return 'fallback';
+        throw err;
+      }
+      if (!res) return 'fallback';
+      if (res.outcome === 'ok') return 'stored';
+      tail = { seq: Number(res.tail_seq), hash: res.tail_hash };
+    }
+    return 'fallback';
+  }
+
+  return { commit };
+}
