@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { benchIntake, type IntakeResult } from './mllp-intake.js';
 
 /**
@@ -101,6 +102,44 @@ async function main() {
       );
     }
   }
+  if (!only || only === 'models') {
+    const { benchLatency, benchProcesses, benchThroughput } = await import('./models.js');
+    console.log('\n## Inference engine: micro-batched throughput vs a raw onnxruntime-node loop\n');
+    console.log('| model | batch | raw loop rows/s | gateway rows/s | ratio | mean batch |');
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+    for (const [model, batch] of [
+      ['aki-risk', 64],
+      ['aki-risk', 32],
+      ['vitals-deterioration', 64],
+    ] as const) {
+      const r = await benchThroughput(model, batch);
+      console.log(
+        `| ${r.model} | ${r.batch} | ${f(r.rawRowsPerSec)} | ${f(r.gatewayRowsPerSec)} | ${f(r.gatewayRowsPerSec / r.rawRowsPerSec, 2)}x | ${f(r.meanBatch, 1)} |`,
+      );
+    }
+    console.log('\n## Stream mode at 1,000 requests/s: latency of one row\n');
+    console.log('| model | raw session.run p50 / p99 ms | gateway p50 / p99 ms | added p99 ms |');
+    console.log('| --- | ---: | ---: | ---: |');
+    for (const model of ['vitals-deterioration', 'aki-risk']) {
+      const r = await benchLatency(model);
+      console.log(
+        `| ${r.model} | ${f(r.rawP50, 3)} / ${f(r.rawP99, 3)} | ${f(r.gwP50, 3)} / ${f(r.gwP99, 3)} | ${f(r.gwP99 - r.rawP99, 3)} |`,
+      );
+    }
+    if (process.env.REDIS_URL) {
+      const r = await benchProcesses(process.env.REDIS_URL);
+      console.log(
+        `\n## BullMQ mini-batch jobs (${r.rowsPerJob} rows each, aki-risk), worker processes on one Redis\n`,
+      );
+      console.log('| processes | jobs/s | rows/s |');
+      console.log('| ---: | ---: | ---: |');
+      console.log(`| 1 | ${f(r.one)} | ${f(r.one * r.rowsPerJob)} |`);
+      console.log(`| 2 | ${f(r.two)} | ${f(r.two * r.rowsPerJob)} |`);
+      console.log(`\nratio two processes / one: ${f(r.two / r.one, 2)}x (${cores()} cores)`);
+    }
+  }
 }
+
+const cores = () => availableParallelism();
 
 await main();

@@ -18,8 +18,8 @@ import { type MllpListener, startMllpListener } from './ingest/mllp/listener.js'
 import { createOutcomeWaiter } from './ingest/outcomes.js';
 import { registerLineageRoutes } from './lineage/routes.js';
 import { createLineageStore, type LineageStore } from './lineage/store.js';
-import { checkFeatureOrder, loadModels, type ModelRegistry } from './models/registry.js';
-import { registerModelRoutes } from './models/routes.js';
+import { checkFeatureOrder, type ModelRegistry } from './models/registry.js';
+import { openGovernedModels, registerModelApi, startModelJobs } from './models/wire.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createPipeline } from './pipeline/process.js';
@@ -90,6 +90,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     'outcomes',
     'inbox',
     'queue',
+    'scoring',
     'egress',
     'http',
     'models',
@@ -124,9 +125,10 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
         'raw messages are stored UNENCRYPTED: set GATEWAY_ENCRYPTION_KEY (base64, 32 bytes) to encrypt them at rest',
       );
 
-    const models = await loadModels(resolve(base, config.paths.models));
-    closers.set('models', () => models.close());
     const mappings = loadMappingsOrThrow(resolve(base, config.paths.mappings));
+    // The governed registry (database): bundled models registered approved + production (README).
+    const models = await openGovernedModels(config, base, db, logger, mappings);
+    closers.set('models', () => models.close());
     for (const m of mappings) {
       const model = models.get(m.model);
       if (!model) throw new Error(`mapping ${m.file}: model '${m.model}' is not in ${config.paths.models}`);
@@ -163,7 +165,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
         (state === 'open' ? logger.warn : logger.info).call(logger, { state }, 'FHIR circuit breaker');
       },
     });
-    registerModelRoutes(http, models, mappings);
+    const modelApi = registerModelApi(http, { db, models, mappings, lineage, logger });
 
     const queueOpts = {
       concurrency: config.processing.concurrency,
@@ -280,6 +282,23 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
         }
       });
     if (opts.startWorkers !== false) startWorkers();
+    modelApi.setWriter(writer);
+    const scoring = await startModelJobs(config, {
+      db,
+      models,
+      mappings,
+      features: createFeatureStore(db),
+      writer,
+      lineage,
+      logger,
+      api: modelApi,
+      queuePrefix: opts.queuePrefix,
+      identifierSystem: (assigner) =>
+        (assigner && config.patients.identifierSystems[assigner]) ||
+        `${config.patients.defaultSystemPrefix}${assigner ?? 'unknown'}`,
+      onScored: (model, version, n) => metrics.predictions.inc({ model, version }, n),
+    });
+    closers.set('scoring', () => scoring.close());
     // Messages stored but not processed before the last stop (crash or kill -9) go first.
     const pending = await db.query<{ message_id: string }>(
       `select message_id from inbox where status = 'received' order by received_at`,

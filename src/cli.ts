@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { runLineage, runMappingsCheck, runModels, runSend } from './cli/commands.js';
+import { GatewayUnreachable, runModelsApi } from './cli/models-commands.js';
 import { UsageError } from './cli/usage-error.js';
 import { ConfigError } from './config/load.js';
 
@@ -9,8 +10,20 @@ const USAGE = `usage: gateway <command>
   send FILE... [--host H] [--port P]  send HL7 v2 files over MLLP, print each ACK
   mappings check [--dir D] [--fixtures D]
                                       validate mappings and dry-run them on fixtures
-  models list                         models, versions, hashes (verifies the ONNX files)
-  models card NAME                    print a model card
+  models list | show NAME [--version V]
+                                      registry: versions, status, aliases (files if the gateway is down)
+  models card NAME [--version V] [--fhir]
+                                      the model card as Markdown (or FHIR Device + DocumentReference)
+  models register CARD [--onnx F | --remote URL#NAME]
+                                      register a draft version from a card and its ONNX file
+  models import DIR [--card F]        register a draft from an MLflow model directory (onnx flavor)
+  models validate NAME VERSION        replay the card's golden cases; draft -> validated
+  models approve NAME VERSION --reason TEXT
+                                      validated -> approved (token with models:approve)
+  models alias NAME production|shadow|canary VERSION|none [--reason R] [--share S]
+                                      move an alias (rollback is a move); --share for canary
+  models retire NAME VERSION          retire a version no alias points at
+  models history NAME [--at TIME]     every alias move; or which version each alias had at TIME
   lineage show ID [--url U]           timeline of a message (gateway message id or MSH-10)
   lineage verify [--url U]            check the whole audit chain
   replay                              (not yet available)
@@ -33,7 +46,16 @@ export async function main(argv: string[]): Promise<number> {
         if (sub !== 'check') throw new UsageError(`unknown mappings command '${sub ?? ''}'`);
         return runMappingsCheck(rest);
       case 'models':
-        return await runModels(sub, rest);
+        if ((sub === 'list' || sub === 'card') && !rest.includes('--url')) {
+          try {
+            return await runModelsApi(sub, rest);
+          } catch (e) {
+            if (!(e instanceof GatewayUnreachable)) throw e;
+            process.stderr.write(`${e.message}\nreading the bundled model files instead\n`);
+          }
+          return await runModels(sub, rest);
+        }
+        return await runModelsApi(sub ?? '', rest);
       case 'lineage':
         return await runLineage(sub, rest);
       case 'replay':

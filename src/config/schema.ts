@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ALL_SCOPES } from '../http/auth.js';
+import { ALL_SCOPES, MODEL_SCOPE, type ModelScope } from '../http/auth.js';
 import { parseKey } from '../security/raw-cipher.js';
 
 const port = z.number().int().min(0).max(65535);
@@ -23,7 +23,17 @@ const scopedToken = z
       .string()
       .regex(/^[0-9a-f]{64}$/, 'lowercase hex SHA-256 of the token')
       .optional(),
-    scopes: z.array(z.enum(ALL_SCOPES)).min(1),
+    scopes: z
+      .array(
+        z.union([
+          z.enum(ALL_SCOPES),
+          z
+            .string()
+            .regex(MODEL_SCOPE, 'a scope, or model:<name|*>:<infer|read|approve|admin>')
+            .transform((s) => s as ModelScope),
+        ]),
+      )
+      .min(1),
   })
   .strict()
   .refine((t) => (t.token === undefined) !== (t.sha256 === undefined), 'give exactly one of token or sha256');
@@ -248,6 +258,53 @@ export const configSchema = z
         maxBackoffMs: z.number().int().min(1).default(60_000),
         /** How often messages left `received` (a lost job, a database outage) are queued again. */
         sweepIntervalMs: z.number().int().min(100).default(30_000),
+      })
+      .strict()
+      .prefault({}),
+    /** Governed models (issue 5): micro-batching, remote V2 endpoints, scheduled re-scoring. */
+    models: z
+      .object({
+        /** How often each process re-reads the aliases (a move reaches every process within this). */
+        refreshMs: z.number().int().min(50).default(2000),
+        /** Dynamic micro-batching per model version, as Triton's dynamic_batching. */
+        batching: z
+          .object({
+            maxBatchSize: z.number().int().min(1).max(4096).default(64),
+            maxQueueDelayMs: z.number().min(0).max(1000).default(0),
+            /** Requests waiting per model version; beyond it, back-pressure (the message waits). */
+            maxQueue: z.number().int().min(1).default(10_000),
+            /** A request not started within this is refused (and the message retried). */
+            deadlineMs: z.number().int().min(1).default(5000),
+          })
+          .strict()
+          .prefault({}),
+        /** Models of kind `remote` (Open Inference Protocol / KServe V2 endpoints). */
+        remote: z
+          .object({
+            timeoutMs: z.number().int().min(10).default(5000),
+            /** Bearer token by endpoint origin, e.g. { "http://triton:8000": "..." }. */
+            tokens: z.record(z.string(), z.string()).default({}),
+          })
+          .strict()
+          .prefault({}),
+        /** Scheduled re-scoring of every active patient's feature state, per model. */
+        rescore: z
+          .object({
+            /** Every this many ms (e.g. 900000 = 15 minutes); 0 = off. */
+            intervalMs: z.number().int().min(0).default(0),
+            /** Patients whose feature state changed within this are active. */
+            activeWithinMs: z
+              .number()
+              .int()
+              .min(1000)
+              .default(24 * 3600_000),
+            /** Patients per mini-batch job (one session.run each). */
+            groupSize: z.number().int().min(1).max(10_000).default(256),
+            /** Mini-batch jobs run at once per process. */
+            concurrency: z.number().int().min(1).max(64).default(2),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

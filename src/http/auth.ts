@@ -3,7 +3,12 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 
 export const ALL_SCOPES = ['admin', 'read', 'ingest', 'infer', 'replay', 'models:approve'] as const;
-export type Scope = (typeof ALL_SCOPES)[number];
+/** Per-model scopes (issue 5): `model:<name>:<action>`, `*` for every model. */
+export const MODEL_ACTIONS = ['infer', 'read', 'approve', 'admin'] as const;
+export type ModelAction = (typeof MODEL_ACTIONS)[number];
+export type ModelScope = `model:${string}:${ModelAction}`;
+export const MODEL_SCOPE = /^model:([a-z][a-z0-9-]*|\*):(infer|read|approve|admin)$/;
+export type Scope = (typeof ALL_SCOPES)[number] | ModelScope;
 
 export interface Principal {
   name: string;
@@ -69,6 +74,33 @@ export function createAuthenticator(adminToken: string, tokens: readonly ScopedT
 /** True when the principal holds the scope (`admin` holds every scope). */
 export function hasScope(p: Principal | undefined, scope: Scope): boolean {
   return !!p && (p.scopes.has('admin') || p.scopes.has(scope));
+}
+
+/** What each model action needs among the global scopes. */
+const GLOBAL_FOR: Record<ModelAction, Scope> = {
+  read: 'read',
+  infer: 'infer',
+  approve: 'models:approve',
+  admin: 'admin',
+};
+
+/**
+ * True when the principal may do `action` on `model`: the global scope (`read`, `infer`,
+ * `models:approve`, `admin`), or `model:<model>:<action>` / `model:*:<action>`. A model's `admin`
+ * also covers its `read` and `infer`, never `approve` (approval stays a separate duty).
+ */
+export function hasModelScope(p: Principal | undefined, model: string, action: ModelAction): boolean {
+  if (!p) return false;
+  if (hasScope(p, GLOBAL_FOR[action])) return true;
+  const names = [model, '*'];
+  const actions: ModelAction[] = action === 'read' || action === 'infer' ? [action, 'admin'] : [action];
+  return names.some((n) => actions.some((a) => p.scopes.has(`model:${n}:${a}`)));
+}
+
+/** Routes that check per-model scopes themselves (and audit each denial). */
+export function checkedByRoute(url: string): boolean {
+  const path = url.split('?')[0]!;
+  return path === '/models' || path.startsWith('/models/') || path.startsWith('/v2/');
 }
 
 /**

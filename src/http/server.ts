@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { GatewayError, operationOutcome } from '../errors/codes.js';
 import type { Logger } from '../observability/logger.js';
 import { errorInfo } from '../observability/logger.js';
-import { hasScope, type Principal, requiredScope } from './auth.js';
+import { checkedByRoute, hasScope, type Principal, requiredScope } from './auth.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -41,6 +41,7 @@ export function createHttpServer(o: HttpServerOptions): FastifyInstance {
     if (who === 'missing') return sendError(req, reply, new GatewayError('GW_AUTH_MISSING'));
     if (who === 'invalid') return sendError(req, reply, new GatewayError('GW_AUTH_INVALID'));
     req.principal = who;
+    if (checkedByRoute(req.url)) return;
     const scope = requiredScope(req.method, req.url);
     if (!hasScope(who, scope)) return sendError(req, reply, new GatewayError('GW_FORBIDDEN', scope));
   });

@@ -60,6 +60,8 @@ export interface LoadedModel {
 export interface OpenModelOptions {
   /** Replay the card's golden cases and refuse the model when one drifts (default true). */
   verifyGoldenCases?: boolean;
+  /** onnxruntime session options (e.g. intraOpNumThreads: 1 for one process per core). */
+  sessionOptions?: ort.InferenceSession.SessionOptions;
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
@@ -180,13 +182,23 @@ export async function openModel(
   onnxFile: string,
   options: OpenModelOptions = {},
 ): Promise<LoadedModel> {
-  const bytes = await readFile(onnxFile);
+  return openModelBytes(card, cardFile, await readFile(onnxFile), options, onnxFile);
+}
+
+/** As openModel, from the ONNX bytes (a registry version kept in the database). */
+export async function openModelBytes(
+  card: ModelCard,
+  cardFile: string,
+  bytes: Uint8Array,
+  options: OpenModelOptions = {},
+  onnxFile = `${card.name}@${card.version}`,
+): Promise<LoadedModel> {
   const actual = sha256Hex(bytes);
   if (actual !== card.onnx.sha256)
     throw new ModelIntegrityError(cardFile, onnxFile, card.onnx.sha256, actual);
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(bytes);
+    session = await ort.InferenceSession.create(bytes, options.sessionOptions ?? {});
   } catch (error) {
     throw new ModelValidationError(
       cardFile,
@@ -202,4 +214,47 @@ export async function openModel(
     throw error;
   }
   return model;
+}
+
+export interface TensorSignature {
+  name: string;
+  type: string;
+  shape: Array<number | string>;
+}
+export interface OnnxSignature {
+  inputs: TensorSignature[];
+  outputs: TensorSignature[];
+}
+
+/** The input/output signature declared in the ONNX graph itself. */
+export async function readOnnxSignature(bytes: Uint8Array): Promise<OnnxSignature> {
+  const session = await ort.InferenceSession.create(bytes);
+  try {
+    const sig = (m: ort.InferenceSession.ValueMetadata): TensorSignature =>
+      m.isTensor
+        ? { name: m.name, type: m.type, shape: m.shape.map((d) => (typeof d === 'number' ? d : String(d))) }
+        : { name: m.name, type: 'non-tensor', shape: [] };
+    return { inputs: session.inputMetadata.map(sig), outputs: session.outputMetadata.map(sig) };
+  } finally {
+    await session.release();
+  }
+}
+
+/** Replays the card's golden cases; the per-case results (validation evidence). */
+export async function replayGoldenCases(
+  model: LoadedModel,
+): Promise<Array<{ name: string; expected: number; got: number; delta: number; pass: boolean }>> {
+  const cases = model.card.goldenCases;
+  if (cases.length === 0) return [];
+  const got = await model.predict(cases.map((c) => c.features));
+  return cases.map((c, i) => {
+    const delta = Math.abs(got[i]! - c.probability);
+    return {
+      name: c.name,
+      expected: c.probability,
+      got: got[i]!,
+      delta,
+      pass: delta <= model.card.goldenTolerance,
+    };
+  });
 }

@@ -25,7 +25,10 @@ export class FeatureOrderError extends Error {
 }
 
 export interface ModelRegistry {
+  /** The version that writes to the EHR (behind `production` in the governed registry). */
   get(name: string): LoadedModel | undefined;
+  /** Versions that score and record but never write: shadow, and canary for its share of patients. */
+  companions?(name: string, patientKey: string): Array<{ alias: string; model: LoadedModel }>;
   list(): LoadedModel[];
   close(): Promise<void>;
 }

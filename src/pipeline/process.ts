@@ -203,6 +203,19 @@ export function createPipeline(d: PipelineDeps) {
           ...(band ? { interpretation: band.interpretation.code, band: band.name } : {}),
           inputs: vector.used.map((u) => u.feature),
         });
+        // Shadow and canary versions score the same vector and are recorded, never written.
+        for (const c of d.models.companions?.(mapping.model, key) ?? []) {
+          const [s] = await timed('infer', { model: c.model.name }, () => c.model.predict([vector.vector]));
+          stage('inferred', {
+            model: c.model.name,
+            modelVersion: c.model.version,
+            modelSha256: c.model.sha256,
+            mappingVersion: mapping.version,
+            alias: c.alias,
+            written: false,
+            score: s ?? null,
+          });
+        }
 
         const derivedFrom = vector.used.flatMap((u) =>
           u.sourceRef && !parseHl7SourceRef(u.sourceRef) ? [u.sourceRef] : [],

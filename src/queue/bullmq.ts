@@ -3,7 +3,7 @@ import { deferral, type QueueOptions, retryDelay, type WorkQueue } from './work-
 
 export const PROCESS_QUEUE = 'gateway-process';
 
-function connectionFrom(url: string) {
+export function connectionFrom(url: string) {
   const u = new URL(url);
   return {
     host: u.hostname,

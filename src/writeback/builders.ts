@@ -61,6 +61,10 @@ function deterministicUuid(seed: string): string {
 export const modelDeviceId = (m: Pick<ModelRef, 'name' | 'version' | 'sha256'>) =>
   deterministicId('device', m.name, m.version, m.sha256);
 
+/** Id of the DocumentReference carrying a version's model card (models/card-render.ts writes it). */
+export const modelCardDocumentId = (m: Pick<ModelRef, 'name' | 'version' | 'sha256'>) =>
+  deterministicId('model-card', m.name, m.version, m.sha256);
+
 export function predictionIdentifier(p: Pick<PredictionInput, 'eventKey' | 'model'>): string {
   const out = p.model.card.output.code;
   return deterministicId(
@@ -123,6 +127,14 @@ function buildObservation(p: PredictionInput, deviceRef: string, identifier: str
 function buildProvenance(p: PredictionInput, observationUrn: string, deviceRef: string): Resource {
   const entity = [
     ...p.derivedFrom.map((reference) => ({ role: 'source', what: { reference } })),
+    // The model card (AI Transparency on FHIR: the card is named in the Provenance of the output).
+    {
+      role: 'source',
+      what: {
+        reference: `DocumentReference/${modelCardDocumentId(p.model)}`,
+        display: `model card of ${p.model.name} ${p.model.version}`,
+      },
+    },
     ...p.hl7Sources.map((s) => ({
       role: 'source',
       what: {
@@ -161,7 +173,7 @@ function buildProvenance(p: PredictionInput, observationUrn: string, deviceRef: 
         who: { reference: deviceRef, display: `${p.model.name} ${p.model.version}` },
       },
     ],
-    ...(entity.length ? { entity } : {}),
+    entity,
   };
 }
 

@@ -1,0 +1,208 @@
+/**
+ * Inference engine speed, each target beside its baseline in the same run:
+ * - micro-batched throughput (single-row requests through the gateway's dynamic batcher) against a
+ *   raw onnxruntime-node loop of session.run at the same batch size;
+ * - added p99 latency in stream mode at 1,000 requests/s against raw single-row session.run;
+ * - BullMQ mini-batch scoring jobs on Redis: two worker processes against one.
+ */
+import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import * as ort from 'onnxruntime-node';
+import { withBatcher } from '../src/models/batcher.js';
+import { loadModels } from '../src/models/registry.js';
+import { connectionFrom } from '../src/queue/bullmq.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+
+function rowsFor(width: number, n: number, seed = 1): number[][] {
+  let x = seed;
+  const rnd = () => {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    return x / 2147483648;
+  };
+  return Array.from({ length: n }, () => Array.from({ length: width }, () => 50 + rnd() * 80));
+}
+
+export interface ThroughputResult {
+  model: string;
+  batch: number;
+  rawRowsPerSec: number;
+  gatewayRowsPerSec: number;
+  meanBatch: number;
+}
+
+/** Raw loop: session.run on `batch` rows at a time, the tensor built from rows each time. */
+async function rawLoop(file: string, rows: number[][], batch: number, seconds: number): Promise<number> {
+  const session = await ort.InferenceSession.create(readFileSync(file));
+  const width = rows[0]!.length;
+  const data = new Float32Array(batch * width);
+  let done = 0;
+  let i = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < seconds * 1000) {
+    for (let r = 0; r < batch; r++) data.set(rows[(i + r) % rows.length]!, r * width);
+    await session.run({ features: new ort.Tensor('float32', data, [batch, width]) });
+    i += batch;
+    done += batch;
+  }
+  const rate = done / ((performance.now() - t0) / 1000);
+  await session.release();
+  return rate;
+}
+
+export async function benchThroughput(name: string, batch: number, seconds = 3): Promise<ThroughputResult> {
+  const registry = await loadModels(join(ROOT, 'models'));
+  const model = registry.get(name)!;
+  const rows = rowsFor(model.featureNames.length, 4096);
+  await rawLoop(join(ROOT, 'models', name, 'model.onnx'), rows, batch, 0.5); // warm-up
+  const raw = await rawLoop(join(ROOT, 'models', name, 'model.onnx'), rows, batch, seconds);
+  const batched = withBatcher(model, {
+    maxBatchSize: batch,
+    maxQueueDelayMs: 0,
+    maxQueue: 1 << 20,
+    deadlineMs: 60_000,
+  });
+  // Clients: 2 x batch single-row requests in flight at all times, each one sent again when answered.
+  let done = 0;
+  let stop = false;
+  const t0 = performance.now();
+  const client = async (k: number) => {
+    let i = k;
+    while (!stop) {
+      await batched.batcher.submit(rows[i % rows.length]!);
+      done++;
+      i += 2 * batch;
+    }
+  };
+  const timer = setTimeout(() => {
+    stop = true;
+  }, seconds * 1000);
+  await Promise.all(Array.from({ length: 2 * batch }, (_, k) => client(k)));
+  clearTimeout(timer);
+  const gateway = done / ((performance.now() - t0) / 1000);
+  const s = batched.batcher.stats;
+  await registry.close();
+  return {
+    model: name,
+    batch,
+    rawRowsPerSec: raw,
+    gatewayRowsPerSec: gateway,
+    meanBatch: s.rows / s.batches,
+  };
+}
+
+export interface LatencyResult {
+  model: string;
+  rate: number;
+  rawP50: number;
+  rawP99: number;
+  gwP50: number;
+  gwP99: number;
+}
+
+/** Paced single-row requests: `rate` per second for `seconds`; latency of each from its due time. */
+async function paced(rate: number, seconds: number, fn: (i: number) => Promise<unknown>): Promise<number[]> {
+  const total = rate * seconds;
+  const lat: number[] = [];
+  const pending: Promise<void>[] = [];
+  const t0 = performance.now();
+  let i = 0;
+  while (i < total) {
+    const due = t0 + (i * 1000) / rate;
+    const now = performance.now();
+    if (now < due) {
+      await new Promise((r) => setTimeout(r, Math.max(0, due - now - 0.5)));
+      continue;
+    }
+    const k = i++;
+    const start = performance.now();
+    pending.push(fn(k).then(() => void lat.push(performance.now() - start)));
+  }
+  await Promise.all(pending);
+  return lat;
+}
+
+export async function benchLatency(name: string, rate = 1000, seconds = 5): Promise<LatencyResult> {
+  const registry = await loadModels(join(ROOT, 'models'));
+  const model = registry.get(name)!;
+  const rows = rowsFor(model.featureNames.length, 1024);
+  const session = await ort.InferenceSession.create(readFileSync(join(ROOT, 'models', name, 'model.onnx')));
+  const width = model.featureNames.length;
+  const raw = (i: number) =>
+    session.run({
+      features: new ort.Tensor('float32', Float32Array.from(rows[i % rows.length]!), [1, width]),
+    });
+  await paced(rate, 1, raw); // warm-up
+  const rawLat = await paced(rate, seconds, raw);
+  const batched = withBatcher(model, {
+    maxBatchSize: 64,
+    maxQueueDelayMs: 0,
+    maxQueue: 10_000,
+    deadlineMs: 5000,
+  });
+  await paced(rate, 1, (i) => batched.predict([rows[i % rows.length]!]));
+  const gwLat = await paced(rate, seconds, (i) => batched.predict([rows[i % rows.length]!]));
+  await session.release();
+  await registry.close();
+  return {
+    model: name,
+    rate,
+    rawP50: pct(rawLat, 50),
+    rawP99: pct(rawLat, 99),
+    gwP50: pct(gwLat, 50),
+    gwP99: pct(gwLat, 99),
+  };
+}
+
+export interface ScaleResult {
+  jobs: number;
+  rowsPerJob: number;
+  one: number;
+  two: number;
+}
+
+/** BullMQ mini-batch scoring jobs (256 rows each, aki-risk; one onnxruntime thread per process): jobs/s with 1 and 2 worker processes. */
+export async function benchProcesses(redisUrl: string, jobs = 1000, rowsPerJob = 256): Promise<ScaleResult> {
+  const run = async (processes: number) => {
+    const prefix = `bench-${randomBytes(4).toString('hex')}`;
+    const queue = new Queue('gateway-score', { connection: connectionFrom(redisUrl), prefix });
+    const workers = Array.from({ length: processes }, () =>
+      fork(join(ROOT, 'bench', 'score-worker.ts'), [redisUrl, prefix], {
+        execArgv: ['--import', 'tsx'],
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      }),
+    );
+    await Promise.all(workers.map((w) => new Promise((r) => w.once('message', r))));
+    const rows = rowsFor(5, rowsPerJob);
+    const t0 = performance.now();
+    for (let i = 0; i < jobs; i += 500)
+      await queue.addBulk(
+        Array.from({ length: Math.min(500, jobs - i) }, () => ({
+          name: 'score',
+          data: { rows },
+          opts: { removeOnComplete: true },
+        })),
+      );
+    for (;;) {
+      const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      if (Object.values(c).every((n) => n === 0)) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const rate = jobs / ((performance.now() - t0) / 1000);
+    for (const w of workers) w.kill('SIGTERM');
+    await queue.obliterate({ force: true });
+    await queue.close();
+    return rate;
+  };
+  await run(1); // warm-up (Redis, page cache)
+  const one = await run(1);
+  const two = await run(2);
+  return { jobs, rowsPerJob, one, two };
+}

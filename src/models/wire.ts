@@ -1,0 +1,136 @@
+/**
+ * Start-up of the governed models (called from app.ts): the registry in the database with the
+ * bundled models registered, the model and V2 routes, the card publisher, and the mini-batch
+ * scoring queue with its scheduled re-scoring.
+ */
+import { resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { GatewayConfig } from '../config/schema.js';
+import type { Database } from '../db/database.js';
+import type { Mapping } from '../features/mapping.js';
+import type { FeatureStore } from '../features/state.js';
+import type { LineageStore } from '../lineage/store.js';
+import type { Logger } from '../observability/logger.js';
+import { createBullmqScoreQueue, createInProcessScoreQueue, type ScoreQueue } from '../queue/score-queue.js';
+import type { FhirWriter } from '../writeback/writer.js';
+import { buildCardBundle } from './card-render.js';
+import { aliases, listVersions, type ModelVersion } from './governance.js';
+import { createGovernedRegistry, type GovernedRegistry } from './governed.js';
+import { createRescorer } from './rescore.js';
+import { registerModelRoutes } from './routes.js';
+import { registerV2Routes } from './v2-routes.js';
+
+export async function openGovernedModels(
+  config: GatewayConfig,
+  base: string,
+  db: Database,
+  logger: Logger,
+  mappings: readonly Mapping[],
+): Promise<GovernedRegistry> {
+  const models = createGovernedRegistry({
+    db,
+    logger,
+    mappings,
+    batcher: config.models.batching,
+    remote: config.models.remote,
+    refreshMs: config.models.refreshMs,
+  });
+  try {
+    await models.bootstrap(resolve(base, config.paths.models));
+  } catch (err) {
+    await models.close();
+    throw err;
+  }
+  return models;
+}
+
+export interface ModelApi {
+  /** Late binding: the FHIR writer exists only once the HTTP listener is up. */
+  setWriter(writer: FhirWriter): void;
+  rescore?: (name?: string) => Promise<number>;
+}
+
+export function registerModelApi(
+  http: FastifyInstance,
+  d: {
+    db: Database;
+    models: GovernedRegistry;
+    mappings: readonly Mapping[];
+    lineage: LineageStore;
+    logger: Logger;
+  },
+): ModelApi {
+  let writer: FhirWriter | undefined;
+  const api: ModelApi = {
+    setWriter(w) {
+      writer = w;
+    },
+  };
+  const publishCard = async (v: ModelVersion) => {
+    if (!writer) return;
+    try {
+      await writer.transaction(buildCardBundle(v, v.approvedAt ?? v.createdAt));
+    } catch (err) {
+      d.logger.warn(
+        { model: v.name, version: v.version, err: (err as Error).message },
+        'model card not published',
+      );
+    }
+  };
+  registerModelRoutes(http, {
+    ...d,
+    publishCard,
+    rescore: (name) => {
+      if (!api.rescore) throw new Error('re-scoring is not running');
+      return api.rescore(name);
+    },
+  });
+  registerV2Routes(http, d);
+  return api;
+}
+
+/** Publishes the Device and card of every version behind an alias (at start; idempotent PUTs). */
+export async function publishLiveCards(db: Database, writer: FhirWriter, logger: Logger): Promise<void> {
+  const live = await aliases(db);
+  const versions = await listVersions(db);
+  for (const v of versions.filter((x) => live.some((a) => a.name === x.name && a.version === x.version))) {
+    await writer
+      .transaction(buildCardBundle(v, v.approvedAt ?? v.createdAt))
+      .catch((err) =>
+        logger.warn({ model: v.name, err: (err as Error).message }, 'model card not published'),
+      );
+  }
+}
+
+export async function startModelJobs(
+  config: GatewayConfig,
+  d: {
+    db: Database;
+    models: GovernedRegistry;
+    mappings: readonly Mapping[];
+    features: FeatureStore;
+    writer: FhirWriter;
+    lineage: LineageStore;
+    logger: Logger;
+    api: ModelApi;
+    queuePrefix?: string | undefined;
+    identifierSystem(assigner: string | undefined): string;
+    onScored?(model: string, version: string, n: number): void;
+  },
+): Promise<{ queue: ScoreQueue; close(): Promise<void> }> {
+  const r = config.models.rescore;
+  const qo = {
+    concurrency: r.concurrency,
+    maxAttempts: config.processing.maxAttempts,
+    onError: (err: unknown) => d.logger.warn({ err: (err as Error).message }, 'scoring job failed'),
+  };
+  const queue = config.redisUrl
+    ? createBullmqScoreQueue(config.redisUrl, { ...qo, ...(d.queuePrefix ? { prefix: d.queuePrefix } : {}) })
+    : createInProcessScoreQueue(qo);
+  const rescorer = createRescorer({ ...d, queue, groupSize: r.groupSize, activeWithinMs: r.activeWithinMs });
+  queue.start({ score: rescorer.score, tick: async (at) => void (await rescorer.tick(at)) });
+  await queue.schedule(r.intervalMs);
+  d.api.rescore = (name) => rescorer.tick(new Date().toISOString(), name);
+  void publishLiveCards(d.db, d.writer, d.logger);
+  return { queue, close: () => queue.close() };
+}

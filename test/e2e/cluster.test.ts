@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { openPostgres } from '../../src/db/postgres.js';
+import { MllpClient } from '../../src/ingest/mllp/client.js';
+import { msaCode, vitalsOru } from '../helpers/messages.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const DATABASE_URL = process.env.DATABASE_URL;
+const REDIS_URL = process.env.REDIS_URL;
+/** A Redis database of its own, so the children's default queue names meet no other test's. */
+const REDIS_DB = 11;
+
+interface Child {
+  child: ChildProcess;
+  mllp: number;
+  http: string;
+}
+
+/**
+ * Several gateway processes, one system: two child processes share one PostgreSQL schema and one
+ * Redis (BullMQ). One is killed with SIGKILL while it is processing; every message ACKed AA by
+ * either is scored and written exactly once.
+ */
+describe('two gateway processes on PostgreSQL + Redis', { skip: !DATABASE_URL || !REDIS_URL }, () => {
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  const redisUrl = `${REDIS_URL!.replace(/\/\d*$/, '')}/${REDIS_DB}`;
+  const token = randomBytes(24).toString('hex');
+  const children: ChildProcess[] = [];
+  const configFile = join(mkdtempSync(join(tmpdir(), 'gw-cluster-')), 'gateway.yaml');
+  writeFileSync(configFile, 'processing:\n  sweepIntervalMs: 1000\n  concurrency: 8\n');
+
+  const start = (name: string) =>
+    new Promise<Child>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'main.ts')], {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          DATA_DIR: mkdtempSync(join(tmpdir(), `gw-${name}-`)),
+          MLLP_PORT: '0',
+          HTTP_PORT: '0',
+          LOG_LEVEL: 'info',
+          DATABASE_URL: DATABASE_URL!,
+          DATABASE_SCHEMA: schema,
+          REDIS_URL: redisUrl,
+          GATEWAY_ADMIN_TOKEN: token,
+          GATEWAY_CONFIG: configFile,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.push(child);
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d;
+        const m = /"mllp":"[^"]*:(\d+)","http":"([^"]+)"/.exec(out);
+        if (m) resolve({ child, mllp: Number(m[1]), http: m[2]! });
+      });
+      child.stderr!.on('data', (d: Buffer) => {
+        out += d;
+      });
+      child.on('exit', (code) => reject(new Error(`${name} exited ${code}: ${out.slice(-800)}`)));
+    });
+
+  after(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    const redis = new Redis(redisUrl);
+    await redis.flushdb();
+    redis.disconnect();
+    const admin = await openPostgres({ url: DATABASE_URL! });
+    await admin.query(`drop schema if exists ${schema} cascade`);
+    await admin.close();
+  });
+
+  it('scores and writes every message once when one process is killed mid-batch', async () => {
+    const redis = new Redis(redisUrl);
+    await redis.flushdb();
+    redis.disconnect();
+    const a = await start('a'); // first: it creates the schema and registers the bundled models
+    const b = await start('b');
+    const db = await openPostgres({ url: DATABASE_URL!, schema });
+    const count = async (sql: string) => Number((await db.query<{ n: number }>(sql)).rows[0]!.n);
+    try {
+      const N = 240;
+      const send = async (port: number, from: number, to: number) => {
+        const c = await MllpClient.connect({ host: '127.0.0.1', port });
+        const acks = await Promise.all(
+          Array.from({ length: to - from }, (_, k) =>
+            c.send(vitalsOru({ controlId: `CL-${from + k}`, mrn: `CL${from + k}` })),
+          ),
+        );
+        await c.close();
+        return acks.map(msaCode);
+      };
+      const acks = [...(await send(a.mllp, 0, N / 2)), ...(await send(b.mllp, N / 2, N))];
+      assert.ok(acks.every((x) => x === 'AA'));
+      // Kill A while the shared queue is still being worked through by both.
+      const until = Date.now() + 60_000;
+      while ((await count(`select count(*)::int as n from inbox where status <> 'received'`)) < N / 6) {
+        assert.ok(Date.now() < until, 'processing started');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      a.child.kill('SIGKILL');
+      const processedAtKill = await count(`select count(*)::int as n from inbox where status <> 'received'`);
+      assert.ok(processedAtKill < N, 'A was killed mid-batch');
+      while ((await count(`select count(*)::int as n from inbox where status = 'processed'`)) < N) {
+        assert.ok(Date.now() < until, 'every message is processed after the kill');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const obs = await db.query<{ mrn: string; n: number }>(
+        `select content->'subject'->'identifier'->>'value' as mrn, count(*)::int as n
+           from fhir_resource where resource_type = 'Observation' group by 1`,
+      );
+      assert.equal(obs.rows.length, N, 'one Observation per message');
+      assert.ok(
+        obs.rows.every((r) => r.n === 1),
+        'none written twice',
+      );
+      assert.equal(
+        await count(`select count(*)::int as n from lineage where stage = 'written'`),
+        N,
+        'one written lineage entry per message',
+      );
+      // B took over A's share: messages ACKed by A after A died were written.
+      const res = await fetch(`${b.http}/lineage/verify`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(((await res.json()) as { ok: boolean }).ok, true);
+    } finally {
+      await db.close();
+      b.child.kill('SIGTERM');
+      await new Promise((r) => b.child.once('exit', r));
+    }
+  });
+});
