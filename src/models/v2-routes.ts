@@ -10,9 +10,11 @@ import type { Database } from '../db/database.js';
 import { GatewayError } from '../errors/codes.js';
 import type { LineageStore } from '../lineage/store.js';
 import { principalName, requireModel } from './access.js';
+import { ModelDeadlineError, ModelOverloadedError } from './batcher.js';
 import { getVersion } from './governance.js';
 import type { GovernedRegistry } from './governed.js';
 import type { LoadedModel } from './onnx-model.js';
+import { RemoteModelError } from './remote.js';
 
 interface V2Tensor {
   name: string;
@@ -57,6 +59,27 @@ function flatten(data: unknown[]): number[] {
   return out;
 }
 
+/** Back-pressure and deadlines as HTTP: 503 (with Retry-After) when the queue is full, 504, 502. */
+async function scoreOr503(fn: () => Promise<number[]>): Promise<number[]> {
+  try {
+    return await fn();
+  } catch (err) {
+    const status =
+      err instanceof ModelOverloadedError
+        ? 503
+        : err instanceof ModelDeadlineError
+          ? 504
+          : err instanceof RemoteModelError
+            ? 502
+            : 0;
+    if (!status) throw err;
+    throw Object.assign(new GatewayError('GW_BAD_REQUEST', (err as Error).message), {
+      status,
+      ...(err instanceof ModelOverloadedError ? { retryAfterMs: err.retryAfterMs } : {}),
+    });
+  }
+}
+
 export function registerV2Routes(
   app: FastifyInstance,
   d: { db: Database; models: GovernedRegistry; lineage: LineageStore },
@@ -92,8 +115,9 @@ export function registerV2Routes(
     if ((input.shape.length === 2 && input.shape[1] !== width) || values.length !== rows * width)
       throw badRequest(`expected shape [N, ${width}] with N * ${width} values`);
     if (!values.every(Number.isFinite)) throw badRequest('inputs must be finite numbers');
-    const scores =
-      rows === 1 ? await model.predict([values]) : await model.predict(Float32Array.from(values), rows);
+    const scores = await scoreOr503(() =>
+      rows === 1 ? model.predict([values]) : model.predict(Float32Array.from(values), rows),
+    );
     const id = typeof body.id === 'string' && body.id.length <= 128 ? body.id : randomUUID();
     const alias = d.models.aliasOf(name, model.version) ?? null;
     await d.lineage.appendNow([
