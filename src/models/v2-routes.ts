@@ -5,7 +5,7 @@
  * version, SHA-256, who, row count and a hash of the inputs; never the inputs themselves).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Database } from '../db/database.js';
 import { GatewayError } from '../errors/codes.js';
 import type { LineageStore } from '../lineage/store.js';
@@ -60,7 +60,7 @@ function flatten(data: unknown[]): number[] {
 }
 
 /** Back-pressure and deadlines as HTTP: 503 (with Retry-After) when the queue is full, 504, 502. */
-async function scoreOr503(fn: () => Promise<number[]>): Promise<number[]> {
+async function scoreOr503(reply: FastifyReply, fn: () => Promise<number[]>): Promise<number[]> {
   try {
     return await fn();
   } catch (err) {
@@ -73,10 +73,9 @@ async function scoreOr503(fn: () => Promise<number[]>): Promise<number[]> {
             ? 502
             : 0;
     if (!status) throw err;
-    throw Object.assign(new GatewayError('GW_BAD_REQUEST', (err as Error).message), {
-      status,
-      ...(err instanceof ModelOverloadedError ? { retryAfterMs: err.retryAfterMs } : {}),
-    });
+    if (err instanceof ModelOverloadedError)
+      reply.header('retry-after', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
+    throw Object.assign(new GatewayError('GW_BAD_REQUEST', (err as Error).message), { status });
   }
 }
 
@@ -99,7 +98,7 @@ export function registerV2Routes(
     return reply.status(d.models.get(name) ? 200 : 400).send({ name, ready: !!d.models.get(name) });
   });
 
-  const infer = async (req: FastifyRequest) => {
+  const infer = async (req: FastifyRequest, reply: FastifyReply) => {
     const { name, version } = req.params as { name: string; version?: string };
     await requireModel(d.db, req, name, 'infer', 'v2.infer', version);
     const body = (req.body ?? {}) as { id?: unknown; inputs?: V2Tensor[] };
@@ -115,7 +114,7 @@ export function registerV2Routes(
     if ((input.shape.length === 2 && input.shape[1] !== width) || values.length !== rows * width)
       throw badRequest(`expected shape [N, ${width}] with N * ${width} values`);
     if (!values.every(Number.isFinite)) throw badRequest('inputs must be finite numbers');
-    const scores = await scoreOr503(() =>
+    const scores = await scoreOr503(reply, () =>
       rows === 1 ? model.predict([values]) : model.predict(Float32Array.from(values), rows),
     );
     const id = typeof body.id === 'string' && body.id.length <= 128 ? body.id : randomUUID();
