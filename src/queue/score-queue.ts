@@ -98,7 +98,7 @@ export function createBullmqScoreQueue(url: string, o: ScoreQueueOptions & { pre
           data: job,
           opts: {
             // The same group of the same tick is queued once, whoever plans it.
-            jobId: `${job.model}:${job.tick}:${i}:${job.patients.length}`.replace(/[^A-Za-z0-9:._-]/g, '_'),
+            jobId: `${job.model}-${job.tick}-${i}-${job.patients.length}`.replace(/[^A-Za-z0-9._-]/g, '_'),
             attempts: o.maxAttempts,
             backoff: { type: 'exponential', delay: 500 },
             removeOnComplete: { count: 1000 },
