@@ -57,12 +57,13 @@ async function rawLoop(file: string, rows: number[][], batch: number, seconds: n
   return rate;
 }
 
-export async function benchThroughput(name: string, batch: number, seconds = 3): Promise<ThroughputResult> {
+/** Best of three alternating runs of each side (the machine is shared with other work). */
+export async function benchThroughput(name: string, batch: number, seconds = 1.5): Promise<ThroughputResult> {
   const registry = await loadModels(join(ROOT, 'models'));
   const model = registry.get(name)!;
   const rows = rowsFor(model.featureNames.length, 4096);
-  await rawLoop(join(ROOT, 'models', name, 'model.onnx'), rows, batch, 0.5); // warm-up
-  const raw = await rawLoop(join(ROOT, 'models', name, 'model.onnx'), rows, batch, seconds);
+  const file = join(ROOT, 'models', name, 'model.onnx');
+  await rawLoop(file, rows, batch, 0.5); // warm-up
   const batched = withBatcher(model, {
     maxBatchSize: batch,
     maxQueueDelayMs: 0,
@@ -70,23 +71,31 @@ export async function benchThroughput(name: string, batch: number, seconds = 3):
     deadlineMs: 60_000,
   });
   // Clients: 2 x batch single-row requests in flight at all times, each one sent again when answered.
-  let done = 0;
-  let stop = false;
-  const t0 = performance.now();
-  const client = async (k: number) => {
-    let i = k;
-    while (!stop) {
-      await batched.batcher.submit(rows[i % rows.length]!);
-      done++;
-      i += 2 * batch;
-    }
+  const gatewayRun = async () => {
+    let done = 0;
+    let stop = false;
+    const t0 = performance.now();
+    const client = async (k: number) => {
+      let i = k;
+      while (!stop) {
+        await batched.batcher.submit(rows[i % rows.length]!);
+        done++;
+        i += 2 * batch;
+      }
+    };
+    const timer = setTimeout(() => {
+      stop = true;
+    }, seconds * 1000);
+    await Promise.all(Array.from({ length: 2 * batch }, (_, k) => client(k)));
+    clearTimeout(timer);
+    return done / ((performance.now() - t0) / 1000);
   };
-  const timer = setTimeout(() => {
-    stop = true;
-  }, seconds * 1000);
-  await Promise.all(Array.from({ length: 2 * batch }, (_, k) => client(k)));
-  clearTimeout(timer);
-  const gateway = done / ((performance.now() - t0) / 1000);
+  let raw = 0;
+  let gateway = 0;
+  for (let i = 0; i < 3; i++) {
+    raw = Math.max(raw, await rawLoop(file, rows, batch, seconds));
+    gateway = Math.max(gateway, await gatewayRun());
+  }
   const s = batched.batcher.stats;
   await registry.close();
   return {
@@ -168,11 +177,25 @@ export interface ScaleResult {
   two: number;
 }
 
-/** BullMQ mini-batch scoring jobs (256 rows each, aki-risk; one onnxruntime thread per process): jobs/s with 1 and 2 worker processes. */
-export async function benchProcesses(redisUrl: string, jobs = 1000, rowsPerJob = 256): Promise<ScaleResult> {
+/**
+ * BullMQ mini-batch scoring jobs (aki-risk, one onnxruntime thread a process): jobs/s with one and
+ * with two worker processes. As a re-scoring job carries patient keys and its worker assembles the
+ * features, a job here carries a seed and a row count and its worker builds the rows. The jobs are
+ * queued first; the clock runs from the moment every worker is told to start until the queue is empty.
+ * Best of three alternating runs of each set-up.
+ */
+export async function benchProcesses(redisUrl: string, jobs = 1000, rowsPerJob = 1024): Promise<ScaleResult> {
   const run = async (processes: number) => {
     const prefix = `bench-${randomBytes(4).toString('hex')}`;
     const queue = new Queue('gateway-score', { connection: connectionFrom(redisUrl), prefix });
+    for (let i = 0; i < jobs; i += 500)
+      await queue.addBulk(
+        Array.from({ length: Math.min(500, jobs - i) }, (_, k) => ({
+          name: 'score',
+          data: { seed: i + k + 1, rows: rowsPerJob },
+          opts: { removeOnComplete: true },
+        })),
+      );
     const workers = Array.from({ length: processes }, () =>
       fork(join(ROOT, 'bench', 'score-worker.ts'), [redisUrl, prefix], {
         execArgv: ['--import', 'tsx'],
@@ -180,16 +203,8 @@ export async function benchProcesses(redisUrl: string, jobs = 1000, rowsPerJob =
       }),
     );
     await Promise.all(workers.map((w) => new Promise((r) => w.once('message', r))));
-    const rows = rowsFor(5, rowsPerJob);
     const t0 = performance.now();
-    for (let i = 0; i < jobs; i += 500)
-      await queue.addBulk(
-        Array.from({ length: Math.min(500, jobs - i) }, () => ({
-          name: 'score',
-          data: { rows },
-          opts: { removeOnComplete: true },
-        })),
-      );
+    for (const w of workers) w.send('go');
     for (;;) {
       const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
       if (Object.values(c).every((n) => n === 0)) break;
@@ -202,7 +217,12 @@ export async function benchProcesses(redisUrl: string, jobs = 1000, rowsPerJob =
     return rate;
   };
   await run(1); // warm-up (Redis, page cache)
-  const one = await run(1);
-  const two = await run(2);
+  // The machine is shared: alternate the two set-ups and keep the best of three of each.
+  let one = 0;
+  let two = 0;
+  for (let i = 0; i < 3; i++) {
+    one = Math.max(one, await run(1));
+    two = Math.max(two, await run(2));
+  }
   return { jobs, rowsPerJob, one, two };
 }
