@@ -62,7 +62,7 @@ async function main() {
       const grouped = await benchIntake({
         label: `${database}, group commit, senders wait for each ACK`,
         database,
-        total: 20_000,
+        total: 10_000,
         connections: 10,
         process: database === databases[0],
       });

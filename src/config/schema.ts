@@ -136,8 +136,8 @@ export const configSchema = z
       .object({
         /** Group commit: at most this many messages per transaction... */
         maxBatch: z.number().int().min(1).max(10_000).default(256),
-        /** ...gathered for at most this long while a commit is already running. */
-        maxDelayMs: z.number().min(0).max(1000).default(0),
+        /** ...gathered for at most this long (unset: 0 on PostgreSQL, 2 on PGlite, the fastest for each). */
+        maxDelayMs: z.number().min(0).max(1000).optional(),
         /** Messages accepted but not yet processed; beyond this, new ones get AE. */
         maxPending: z.number().int().min(1).default(100_000),
       })

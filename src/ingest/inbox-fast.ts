@@ -22,7 +22,7 @@ const UNIQUE_VIOLATION = '23505';
 const ATTEMPTS = 3;
 
 /**
- * The group commit in one round trip on PostgreSQL (`inbox_accept`, migration 004): the `received`
+ * The group commit in one round trip on PostgreSQL (`inbox_accept_rows`, migration 008): the `received`
  * entries are chained here after the chain tail this process last saw; the database checks under
  * the chain lock that it is still the tail and stores messages and entries in one statement (one
  * implicit transaction, so still durable before the ACK). When another writer moved the tail, the
@@ -51,26 +51,33 @@ export function createFastCommit(db: Database) {
       if (last && from.seq >= 0) tail = { seq: last.seq, hash: last.hash };
       let res: { outcome: string; tail_seq: string | number; tail_hash: string } | undefined;
       try {
+        let off = 0;
+        const rowsJson = JSON.stringify(
+          rows.map((r, i) => {
+            const e = entries[i]!;
+            const row = {
+              id: r.messageId,
+              channel: r.channel,
+              sender: r.sender,
+              control_id: r.controlId,
+              type: r.messageType,
+              sha256: r.sha256,
+              received: r.receivedAt,
+              off,
+              len: r.raw.length,
+              seq: e.seq,
+              prev: e.prevHash,
+              hash: e.hash,
+              detail: e.detail,
+            };
+            off += r.raw.length;
+            return row;
+          }),
+        );
         res = (
           await db.query<{ outcome: string; tail_seq: string | number; tail_hash: string }>(
-            `select outcome, tail_seq, tail_hash from inbox_accept($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
-               $11, $12, $13, $14)`,
-            [
-              from.seq,
-              from.hash,
-              rows.map((r) => r.messageId),
-              rows.map((r) => r.channel),
-              rows.map((r) => r.sender),
-              rows.map((r) => r.controlId),
-              rows.map((r) => r.messageType),
-              rows.map((r) => r.sha256),
-              rows.map((r) => r.raw),
-              rows.map((r) => r.receivedAt),
-              entries.map((e) => e.seq),
-              entries.map((e) => JSON.stringify(e.detail)),
-              entries.map((e) => e.prevHash),
-              entries.map((e) => e.hash),
-            ],
+            'select outcome, tail_seq, tail_hash from inbox_accept_rows($1, $2, $3, $4)',
+            [from.seq, from.hash, rowsJson, Buffer.concat(rows.map((r) => r.raw))],
           )
         ).rows[0];
       } catch (err) {

@@ -33,7 +33,8 @@ interface Pending {
 
 export interface InboxOptions {
   maxBatch: number;
-  maxDelayMs: number;
+  /** Unset: 0 on PostgreSQL (commits are one round trip), 2 ms on PGlite (each commit syncs a file). */
+  maxDelayMs?: number;
   maxPending: number;
   /** Called with the ids of newly stored (not duplicate) messages, after they are committed. */
   onCommitted(messageIds: string[]): void;
@@ -58,6 +59,7 @@ export class Inbox {
   private idle: Promise<void> = Promise.resolve();
   /** One-round-trip commit on PostgreSQL (PGlite runs in-process: round trips cost nothing there). */
   private readonly fast: ReturnType<typeof createFastCommit> | undefined;
+  private readonly delayMs: number;
 
   constructor(
     private readonly db: Database,
@@ -65,6 +67,7 @@ export class Inbox {
     private readonly opts: InboxOptions,
   ) {
     this.fast = db.kind === 'postgres' ? createFastCommit(db) : undefined;
+    this.delayMs = opts.maxDelayMs ?? (db.kind === 'postgres' ? 0 : 2);
   }
 
   accept(item: InboxItem): Promise<Accepted> {
@@ -96,8 +99,8 @@ export class Inbox {
     this.flushing = true;
     try {
       while (this.queue.length > 0) {
-        if (this.opts.maxDelayMs > 0 && this.queue.length < this.opts.maxBatch) {
-          await new Promise((r) => setTimeout(r, this.opts.maxDelayMs));
+        if (this.delayMs > 0 && this.queue.length < this.opts.maxBatch) {
+          await new Promise((r) => setTimeout(r, this.delayMs));
         }
         const batch = this.queue.splice(0, this.opts.maxBatch);
         const t0 = performance.now();
