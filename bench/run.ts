@@ -129,7 +129,7 @@ async function main() {
     if (process.env.REDIS_URL) {
       const r = await benchProcesses(process.env.REDIS_URL);
       console.log(
-        `\n## BullMQ mini-batch jobs (${r.rowsPerJob} rows each, aki-risk), worker processes on one Redis\n`,
+        `\n## BullMQ mini-batch jobs (${r.rowsPerJob} rows each, aki-risk, one onnxruntime thread a process), worker processes on one Redis, best of 3\n`,
       );
       console.log('| processes | jobs/s | rows/s |');
       console.log('| ---: | ---: | ---: |');
