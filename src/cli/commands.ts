@@ -5,6 +5,7 @@ import { loadConfig } from '../config/load.js';
 import { checkMappings } from '../features/check.js';
 import { formatMappingError, loadMappings } from '../features/mapping.js';
 import { splitMessages } from '../hl7/batch.js';
+import { decodeHl7Bytes, encodeForCharset } from '../hl7/charset.js';
 import { parseHl7 } from '../hl7/parser.js';
 import { MllpClient } from '../ingest/mllp/client.js';
 import { checkFeatureOrder, loadModels } from '../models/registry.js';
@@ -16,12 +17,35 @@ import { UsageError } from './usage-error.js';
 const out = (s: string) => process.stdout.write(`${s}\n`);
 const err = (s: string) => process.stderr.write(`${s}\n`);
 
-/** `gateway send FILE... [--host H] [--port P]`: one MLLP connection, every message, every ACK. */
+/** MSA-1 of every acknowledgment in an answer (one, several, or a batch ACK). */
+function ackCodes(answer: string): string[] {
+  return answer
+    .split(/\r\n|\r|\n/)
+    .filter((l) => l.startsWith('MSA'))
+    .map((l) => l.split(l[3] ?? '|')[1] ?? '??');
+}
+
+/**
+ * `gateway send FILE... [--host H] [--port P] [--batch] [--tls-ca F --tls-cert F --tls-key F]`: one
+ * MLLP connection (TLS when a --tls option is given); every message of each file as a frame of its
+ * own, or with --batch each file as one frame (a FHS/BHS batch or concatenated messages, answered
+ * with one ACK per message or a batch ACK); prints every ACK. Bytes are sent as read, so a file in
+ * the character set its MSH-18 names stays in it.
+ */
 export async function runSend(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { host: { type: 'string' }, port: { type: 'string' }, timeout: { type: 'string' } },
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      timeout: { type: 'string' },
+      batch: { type: 'boolean' },
+      'tls-ca': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-servername': { type: 'string' },
+    },
   });
   if (positionals.length === 0) throw new UsageError('send needs at least one FILE');
   const config = loadConfig();
@@ -29,17 +53,38 @@ export async function runSend(args: string[]): Promise<number> {
   const port = Number(values.port ?? config.mllp.port);
   if (!Number.isInteger(port) || port <= 0 || port > 65535)
     throw new UsageError(`invalid --port '${values.port}'`);
-  const messages: Array<{ file: string; text: string }> = [];
+  const tlsFiles = { ca: values['tls-ca'], cert: values['tls-cert'], key: values['tls-key'] };
+  for (const f of Object.values(tlsFiles))
+    if (f && !existsSync(f)) throw new UsageError(`no such file: ${f}`);
+  const useTls = Object.values(tlsFiles).some(Boolean) || !!values['tls-servername'];
+  const messages: Array<{ file: string; bytes: Buffer }> = [];
   for (const file of positionals) {
     if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
-    const { messages: found } = splitMessages(readFileSync(file, 'utf8'));
+    const raw = readFileSync(file);
+    const decoded = decodeHl7Bytes(raw);
+    const { messages: found } = splitMessages(decoded.text);
     if (!found.some((m) => m.startsWith('MSH')))
       throw new UsageError(`${file} holds no HL7 message (no MSH segment)`);
-    for (const text of found) messages.push({ file, text });
+    if (values.batch) messages.push({ file, bytes: raw });
+    else for (const text of found) messages.push({ file, bytes: encodeForCharset(text, decoded.declared) });
   }
   let client: MllpClient;
   try {
-    client = await MllpClient.connect({ host, port, timeoutMs: Number(values.timeout ?? 30_000) });
+    client = await MllpClient.connect({
+      host,
+      port,
+      timeoutMs: Number(values.timeout ?? 30_000),
+      ...(useTls
+        ? {
+            tls: {
+              ...(tlsFiles.ca ? { ca: tlsFiles.ca } : {}),
+              ...(tlsFiles.cert ? { cert: tlsFiles.cert } : {}),
+              ...(tlsFiles.key ? { key: tlsFiles.key } : {}),
+              ...(values['tls-servername'] ? { servername: values['tls-servername'] } : {}),
+            },
+          }
+        : {}),
+    });
   } catch (e) {
     err(`gateway send: cannot connect to ${host}:${port}: ${(e as Error).message}`);
     return 1;
@@ -47,10 +92,10 @@ export async function runSend(args: string[]): Promise<number> {
   let failures = 0;
   try {
     for (const m of messages) {
-      const ack = await client.send(m.text);
-      const code = /(?:^|\r)MSA\|([A-Z]{2})/.exec(ack)?.[1] ?? /MSA.([A-Z]{2})/.exec(ack)?.[1] ?? '??';
-      if (code !== 'AA' && code !== 'CA') failures++;
-      out(`# ${m.file}: ${code}`);
+      const ack = await client.send(m.bytes);
+      const codes = ackCodes(ack);
+      failures += codes.length === 0 ? 1 : codes.filter((c) => c !== 'AA' && c !== 'CA').length;
+      out(`# ${m.file}: ${codes.join(' ') || '??'}`);
       out(ack.replace(/\r/g, '\n').trimEnd());
     }
   } catch (e) {
