@@ -1,4 +1,5 @@
 import type { CanonicalObservation, ClinicalEvent } from '../normalize/event.js';
+import { fhirPathObservations } from './fhirpath.js';
 import type { FeatureSpec, Mapping } from './mapping.js';
 import { resultStatus } from './mapping-schema.js';
 import { convertUnit, UnitConversionError } from './units.js';
@@ -52,9 +53,19 @@ export function extractFeatures(event: ClinicalEvent, mapping: Mapping): Extract
     if (obs.system === undefined) continue;
     const spec = index.get(`${obs.system}|${obs.code}`);
     if (!spec) continue;
+    // A feature with a FHIRPath takes FHIR values from it alone (below), not from its codes.
+    if (spec.fhirpath && obs.sourceReference && event.fhir) continue;
     const r = fromObservation(obs, spec, mapping, event.occurredAt);
     if (r.ok) values.push(r.value);
     else rejected.push({ feature: spec.name, ref: obs.ref, reason: r.reason });
+  }
+  for (const spec of mapping.features) {
+    if (!spec.fhirpath || !event.fhir) continue;
+    for (const obs of fhirPathObservations(event, spec.name, spec.fhirpath)) {
+      const r = fromObservation(obs, spec, mapping, event.occurredAt);
+      if (r.ok) values.push(r.value);
+      else rejected.push({ feature: spec.name, ref: obs.ref, reason: r.reason });
+    }
   }
   for (const spec of mapping.features) {
     if (spec.source !== 'patient.age') continue;

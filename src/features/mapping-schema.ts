@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { fhirPathProblem } from './fhirpath.js';
 import { conversionProblem, unitProblem } from './units.js';
 
 /**
@@ -74,6 +75,8 @@ const featureSchema = z.strictObject({
   description: z.string().optional(),
   source: z.enum(['observation', 'patient.age'], { error: "source is 'observation' or 'patient.age'" }),
   codes: z.array(codeSchema).min(1).optional(),
+  /** FHIR inputs: a FHIRPath expression on each Observation selecting the Quantity (replaces codes for FHIR). */
+  fhirpath: z.string().min(1).optional(),
   unit: unitString,
   acceptUnits: z.array(unitString).optional(),
   molecularWeight: z.number().positive().optional(),
@@ -113,7 +116,13 @@ export const mappingFileSchema = z
         issue(at('name'), `duplicate feature name '${f.name}' (also features[${seen}])`);
       else names.set(f.name, i);
 
-      if (f.source === 'observation' && !f.codes) issue(at('codes'), 'an observation feature needs codes');
+      if (f.source === 'observation' && !f.codes && !f.fhirpath)
+        issue(at('codes'), 'an observation feature needs codes (or fhirpath)');
+      if (f.fhirpath !== undefined) {
+        if (f.source !== 'observation') issue(at('fhirpath'), 'fhirpath is for observation features');
+        const p = fhirPathProblem(f.fhirpath);
+        if (p) issue(at('fhirpath'), p);
+      }
       if (f.source === 'patient.age') {
         if (f.codes) issue(at('codes'), 'patient.age takes no codes');
         if (!(AGE_UNITS as readonly string[]).includes(f.unit))

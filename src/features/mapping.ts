@@ -38,6 +38,8 @@ export interface FeatureSpec {
   readonly source: 'observation' | 'patient.age';
   /** Codes that feed this feature (empty for patient.age). */
   readonly codes: readonly CodeRef[];
+  /** FHIR inputs: FHIRPath on each Observation; when set it replaces code matching for FHIR. */
+  readonly fhirpath?: string;
   /** Target UCUM unit: the unit the model expects. */
   readonly unit: string;
   /** Other UCUM units accepted and converted to `unit` (the target unit is always accepted). */
@@ -162,6 +164,7 @@ function build(m: MappingFile, file: string, version: string): Mapping {
       ...(f.description !== undefined ? { description: f.description } : {}),
       source: f.source,
       codes: (f.codes ?? []).map((c) => ({ system: c.system, code: c.code })),
+      ...(f.fhirpath !== undefined ? { fhirpath: f.fhirpath } : {}),
       unit: f.unit,
       acceptUnits: f.acceptUnits ?? [],
       ...(f.molecularWeight !== undefined ? { molecularWeight: f.molecularWeight } : {}),

@@ -73,6 +73,12 @@ export interface EventSource {
   version?: string;
 }
 
+/** A FHIR resource of the input and the reference it is known by (`Type/id`, or a source server URL). */
+export interface FhirInput {
+  resource: { resourceType: string; id?: string; [key: string]: unknown };
+  reference: string;
+}
+
 export interface ClinicalEvent {
   source: EventSource;
   /** When the source says the message was created (MSH-7), ISO 8601. */
@@ -80,4 +86,6 @@ export interface ClinicalEvent {
   patient: PatientInfo;
   encounter?: EncounterInfo;
   observations: CanonicalObservation[];
+  /** FHIR inputs only: the resources themselves, for FHIRPath extraction declared in mappings. */
+  fhir?: readonly FhirInput[];
 }

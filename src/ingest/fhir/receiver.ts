@@ -1,0 +1,226 @@
+import { GatewayError } from '../../errors/codes.js';
+import type { Bundle, OperationOutcomeIssue, Resource } from '../../fhirstore/types.js';
+import type { Logger } from '../../observability/logger.js';
+import { errorInfo } from '../../observability/logger.js';
+import type { SourceClient } from '../../sources/client.js';
+import type { Inbox } from '../inbox.js';
+import { isError, issue, resourceIdentity, sha256, validateResource } from './input.js';
+import { type FhirAnswer, outcome } from './intake.js';
+import { type Notification, parseNotification, subscriptionId } from './notification.js';
+import type { SubscriptionStore } from './subscription-store.js';
+
+/**
+ * `POST /ingest/fhir/subscription`: Backport IG notifications. Handshakes and heartbeats are
+ * recorded and acknowledged; an event-notification is stored durably (one inbox message) and
+ * processed like any FHIR input (full-resource payloads directly, id-only foci fetched from the
+ * source server when processed). Event numbers are tracked per subscription: a notification whose
+ * events were all received before is a replay (acknowledged, ignored); one that skips numbers
+ * raises a catch-up search on the source server for what was missed.
+ */
+
+export interface ReceiverDeps {
+  inbox: Inbox;
+  store: SubscriptionStore;
+  sources: ReadonlyMap<string, SourceClient>;
+  logger: Logger;
+  onEvent?(kind: 'handshake' | 'heartbeat' | 'event' | 'replay' | 'gap' | 'malformed' | 'catch-up'): void;
+  now?: () => Date;
+}
+
+const info = (text: string, code = 'informational'): OperationOutcomeIssue => ({
+  severity: 'information',
+  code,
+  details: { text },
+});
+
+export const sourceSender = (name: string) => `source:${name}`;
+
+export function createSubscriptionReceiver(d: ReceiverDeps) {
+  const now = d.now ?? (() => new Date());
+  const pending = new Set<Promise<void>>();
+
+  /** The source server a notification comes from: its recorded subscription, its URL, or the only source. */
+  async function sourceOf(n: Notification): Promise<SourceClient | undefined> {
+    const id = subscriptionId(n.subscription);
+    const known = await d.store.find(id);
+    if (known) return d.sources.get(known.source);
+    for (const s of d.sources.values()) if (n.subscription.startsWith(`${s.baseUrl}/`)) return s;
+    return d.sources.size === 1 ? [...d.sources.values()][0] : undefined;
+  }
+
+  /** Searches the source for what the subscription's filter selects; each result becomes a message. */
+  async function catchUp(
+    source: SourceClient,
+    subscription: string,
+    from: number,
+    to: number,
+  ): Promise<void> {
+    d.onEvent?.('catch-up');
+    const state = await d.store.find(subscription);
+    const criteria = state?.filterCriteria;
+    if (!criteria) {
+      d.logger.warn(
+        { source: source.name, subscription, from, to },
+        'events missed but the subscription has no filter criteria to catch up with',
+      );
+      return;
+    }
+    const [type, query = ''] = criteria.split('?') as [string, string?];
+    const params = Object.fromEntries(new URLSearchParams(query));
+    const bundle = (await source.search(type, { ...params, _count: '1000' })) as Bundle;
+    let stored = 0;
+    for (const e of bundle.entry ?? []) {
+      const r = e.resource as Resource | undefined;
+      if (!r || (e.search?.mode && e.search.mode !== 'match')) continue;
+      if (validateResource(r, r.resourceType).some(isError)) continue;
+      const id = resourceIdentity(r);
+      const a = await d.inbox.accept({
+        channel: 'subscription',
+        sender: sourceSender(source.name),
+        controlId: `${id.resource}|${id.version}`,
+        messageType: r.resourceType,
+        raw: Buffer.from(JSON.stringify(r)),
+      });
+      if (!a.duplicate) stored++;
+    }
+    d.logger.info({ source: source.name, subscription, from, to, stored }, 'subscription catch-up done');
+  }
+
+  function startCatchUp(source: SourceClient, subscription: string, from: number, to: number) {
+    const p = catchUp(source, subscription, from, to)
+      .catch((err) =>
+        d.logger.error(
+          { source: source.name, subscription, err: errorInfo(err) },
+          'subscription catch-up failed',
+        ),
+      )
+      .finally(() => pending.delete(p));
+    pending.add(p);
+  }
+
+  async function receive(bytes: Buffer): Promise<FhirAnswer> {
+    let body: unknown;
+    try {
+      body = JSON.parse(bytes.toString('utf8').replace(/^\uFEFF/, ''));
+    } catch {
+      d.onEvent?.('malformed');
+      return { status: 400, body: outcome([issue('structure', 'the body is not JSON', '$this', 'fatal')]) };
+    }
+    const { notification: n, issues } = parseNotification(body);
+    if (!n) {
+      d.onEvent?.('malformed');
+      return { status: 400, body: outcome(issues) };
+    }
+    const source = await sourceOf(n);
+    if (!source)
+      return {
+        status: 422,
+        body: outcome([
+          issue(
+            'not-found',
+            'the subscription is not known and no single source server is configured',
+            'Bundle.entry[0].resource',
+          ),
+        ]),
+      };
+    const sub = subscriptionId(n.subscription);
+    await d.store.register({
+      source: source.name,
+      subscription: sub,
+      ...(n.topic ? { topic: n.topic } : {}),
+      ...(n.status ? { status: n.status } : {}),
+    });
+    const at = now();
+    if (n.type === 'handshake') {
+      await d.store.handshake(source.name, sub, n.status, at);
+      d.onEvent?.('handshake');
+      return { status: 200, body: outcome([info('handshake acknowledged')]) };
+    }
+    const state = await d.store.find(sub);
+    const last = state?.lastEventNumber ?? 0;
+    if (n.type === 'heartbeat' || n.type === 'query-status') {
+      await d.store.heartbeat(source.name, sub, n.status, at);
+      d.onEvent?.('heartbeat');
+      const since = n.eventsSinceStart;
+      if (since !== undefined && since > last) {
+        await d.store.events(source.name, sub, since, since, 'gap', at);
+        d.onEvent?.('gap');
+        startCatchUp(source, sub, last + 1, since);
+        return {
+          status: 200,
+          body: outcome([info(`heartbeat acknowledged; events ${last + 1}..${since} missed: catching up`)]),
+        };
+      }
+      return { status: 200, body: outcome([info(`${n.type} acknowledged`)]) };
+    }
+    if (n.type !== 'event-notification')
+      return { status: 200, body: outcome([info(`${n.type} acknowledged; nothing to process`)]) };
+
+    for (const r of n.resources) {
+      const problems =
+        r.resource.resourceType === 'Patient' ||
+        r.resource.resourceType === 'Observation' ||
+        r.resource.resourceType === 'Encounter'
+          ? validateResource(r.resource, r.resource.resourceType).filter(isError)
+          : [];
+      if (problems.length > 0) return { status: 400, body: outcome(problems) };
+    }
+    const numbers = n.events.length > 0 ? n.events.map((e) => e.number) : [n.eventsSinceStart!];
+    const fresh = numbers.filter((x) => x > last);
+    if (fresh.length === 0) {
+      await d.store.events(source.name, sub, last, n.eventsSinceStart, 'replay', at);
+      d.onEvent?.('replay');
+      return {
+        status: 200,
+        body: outcome([info(`event ${numbers.join(', ')} already received: replay ignored`)]),
+      };
+    }
+    const first = Math.min(...fresh);
+    const upTo = Math.max(...fresh);
+    try {
+      const accepted = await d.inbox.accept({
+        channel: 'subscription',
+        sender: sourceSender(source.name),
+        // Event numbers and the bytes: a retried delivery is a duplicate; another payload is checked by number.
+        controlId: `Subscription/${sub}#${fresh.join(',')}|sha256:${sha256(bytes).slice(0, 32)}`,
+        messageType: 'Bundle',
+        raw: bytes,
+      });
+      const gap = first > last + 1;
+      await d.store.events(source.name, sub, upTo, n.eventsSinceStart, gap ? 'gap' : 'ok', at);
+      d.onEvent?.('event');
+      if (gap) {
+        d.onEvent?.('gap');
+        startCatchUp(source, sub, last + 1, first - 1);
+      }
+      return {
+        status: accepted.duplicate ? 200 : 202,
+        body: outcome([
+          info(
+            `event ${fresh.join(', ')} ${accepted.duplicate ? 'already stored' : 'stored'} as message ${accepted.messageId}${
+              gap ? `; events ${last + 1}..${first - 1} missed: catching up` : ''
+            }`,
+          ),
+        ]),
+      };
+    } catch (err) {
+      const gw = err instanceof GatewayError ? err : new GatewayError('GW_STORE_UNAVAILABLE');
+      return {
+        status: gw.status,
+        body: outcome([
+          { severity: 'error', code: 'transient', details: { text: `${gw.code}: ${gw.message}` } },
+        ]),
+      };
+    }
+  }
+
+  return {
+    receive,
+    /** Waits for catch-ups in flight (shutdown, tests). */
+    async idle(): Promise<void> {
+      while (pending.size > 0) await Promise.all([...pending]);
+    },
+  };
+}
+
+export type SubscriptionReceiver = ReturnType<typeof createSubscriptionReceiver>;

@@ -1,0 +1,172 @@
+import type { Database } from '../../db/database.js';
+import type { Resource } from '../../fhirstore/types.js';
+import type { ClinicalEvent, FhirInput, PatientInfo } from '../../normalize/event.js';
+import { type IdentifierMapping, normalizeFhir } from '../../normalize/fhir.js';
+import { PermanentFailure } from '../../pipeline/process.js';
+import type { SourceClient } from '../../sources/client.js';
+import { resourceIdentity } from './input.js';
+import { parseNotification } from './notification.js';
+import { infoFromIdentifier, type PatientLinks, subjectOf } from './patients.js';
+
+/**
+ * The FHIR edge of the pipeline: an inbox message of channel `fhir` or `subscription` (its JSON
+ * bytes) -> one ClinicalEvent. Notification foci sent id-only, hasMember panel members not
+ * included, and patients not yet known are read from the source server. Each resource version is
+ * processed by the first message that carried it only (table fhir_resource_seen).
+ */
+
+export interface FhirRow {
+  message_id: string;
+  channel: string;
+  sender: string;
+  control_id: string;
+}
+
+export interface RowNormalizerDeps {
+  db: Database;
+  links: PatientLinks;
+  identifiers: IdentifierMapping;
+  sources: ReadonlyMap<string, SourceClient>;
+}
+
+export const FHIR_CHANNELS: ReadonlySet<string> = new Set(['fhir', 'subscription']);
+
+interface Item {
+  fullUrl?: string;
+  resource: Resource;
+}
+
+const isPanel = (r: Resource) =>
+  r.resourceType === 'Observation' &&
+  Array.isArray(r.hasMember) &&
+  r.hasMember.length > 0 &&
+  !Object.keys(r).some((k) => k.startsWith('value'));
+
+export function createFhirRowNormalizer(d: RowNormalizerDeps) {
+  async function claim(row: FhirRow, item: Item): Promise<boolean> {
+    const id = resourceIdentity(item.resource, item.fullUrl);
+    await d.db.query(
+      `insert into fhir_resource_seen (source, resource, version, message_id) values ($1, $2, $3, $4)
+       on conflict do nothing`,
+      [row.sender, id.resource, id.version, row.message_id],
+    );
+    const r = await d.db.query<{ message_id: string }>(
+      'select message_id from fhir_resource_seen where source = $1 and resource = $2 and version = $3',
+      [row.sender, id.resource, id.version],
+    );
+    return r.rows[0]?.message_id === row.message_id;
+  }
+
+  async function fetchFrom(source: SourceClient | undefined, reference: string): Promise<Resource> {
+    if (!source)
+      throw new PermanentFailure('an id-only reference needs a configured source server to read it from');
+    if (!source.relative(reference))
+      throw new PermanentFailure(`a reference to another server than source ${source.name} is not followed`);
+    try {
+      return await source.read(reference);
+    } catch (err) {
+      const status = (err as { status?: number }).status ?? 0;
+      if (status === 404 || status === 410) throw new PermanentFailure(`${(err as Error).message}`);
+      throw err; // transient: the queue retries
+    }
+  }
+
+  async function patientOf(
+    row: FhirRow,
+    items: Item[],
+    source: SourceClient | undefined,
+  ): Promise<PatientInfo | undefined> {
+    const patients = items.filter((i) => i.resource.resourceType === 'Patient');
+    if (patients.length > 0) {
+      const p = patients[0]!;
+      const refs = [
+        ...(p.resource.id ? [`Patient/${p.resource.id}`] : []),
+        ...(p.fullUrl ? [p.fullUrl] : []),
+      ];
+      return d.db.transaction((tx) => d.links.link(tx, row.sender, refs, p.resource));
+    }
+    for (const it of items) {
+      const s = subjectOf(it.resource);
+      if (!s) continue;
+      if (s.identifier) {
+        const info = infoFromIdentifier(s.identifier, d.identifiers);
+        if (info) return info;
+      }
+      if (!s.reference) continue;
+      const linked = await d.links.find(row.sender, s.reference);
+      if (linked) return linked;
+      if (source?.relative(s.reference)) {
+        const patient = await fetchFrom(source, s.reference);
+        if (patient.resourceType !== 'Patient') continue;
+        return d.db.transaction((tx) =>
+          d.links.link(tx, row.sender, [s.reference!, `Patient/${patient.id}`], patient),
+        );
+      }
+    }
+    return undefined;
+  }
+
+  return async function normalize(row: FhirRow, bytes: Buffer): Promise<ClinicalEvent> {
+    let json: Resource;
+    try {
+      json = JSON.parse(bytes.toString('utf8').replace(/^\uFEFF/, '')) as Resource;
+    } catch {
+      throw new PermanentFailure('the stored FHIR input is not JSON');
+    }
+    const source = row.sender.startsWith('source:') ? d.sources.get(row.sender.slice(7)) : undefined;
+    let items: Item[];
+    let messageType = json.resourceType;
+    const first = (json.entry as Array<{ resource?: Resource }> | undefined)?.[0]?.resource;
+    if (
+      json.resourceType === 'Bundle' &&
+      (first?.resourceType === 'Parameters' || first?.resourceType === 'SubscriptionStatus')
+    ) {
+      const { notification } = parseNotification(json);
+      if (!notification) throw new PermanentFailure('the stored notification is malformed');
+      items = notification.resources.filter(
+        (r) => !['Parameters', 'SubscriptionStatus'].includes(r.resource.resourceType),
+      );
+      const have = new Set(
+        items.flatMap((i) => [i.fullUrl, i.resource.id && `${i.resource.resourceType}/${i.resource.id}`]),
+      );
+      for (const e of notification.events) {
+        if (!e.focus || have.has(e.focus) || (source && have.has(source.relative(e.focus)))) continue;
+        items.push({ resource: await fetchFrom(source, e.focus) }); // id-only
+      }
+      messageType = 'Bundle';
+    } else if (json.resourceType === 'Bundle') {
+      items = ((json.entry as Item[] | undefined) ?? []).filter((e) => e?.resource);
+    } else items = [{ resource: json }];
+
+    // A hasMember panel's members, when the source can be asked for them.
+    if (source) {
+      for (const it of [...items]) {
+        if (!isPanel(it.resource)) continue;
+        for (const m of it.resource.hasMember as Array<{ reference?: string }>) {
+          const rel = m.reference && source.relative(m.reference);
+          if (rel && !items.some((x) => `${x.resource.resourceType}/${x.resource.id}` === rel))
+            items.push({ resource: await fetchFrom(source, rel) });
+        }
+      }
+    }
+    // A Bundle without Observations names what it holds: no mapping takes `Bundle(Encounter)`.
+    if (messageType === 'Bundle' && !items.some((i) => i.resource.resourceType === 'Observation'))
+      messageType = `Bundle(${[...new Set(items.map((i) => i.resource.resourceType))].sort().join(',') || 'empty'})`;
+    const patient = await patientOf(row, items, source);
+    // Without Observations there is nothing to score: the message is recorded as ignored by its type.
+    if (!patient && items.some((i) => i.resource.resourceType === 'Observation'))
+      throw new PermanentFailure('the subject cannot be matched to a patient identifier');
+    const resources: FhirInput[] = [];
+    for (const it of items) {
+      const r = it.resource;
+      if (r.resourceType === 'Patient' || !(await claim(row, it))) continue;
+      const local = r.id ? `${r.resourceType}/${r.id}` : (it.fullUrl ?? r.resourceType);
+      resources.push({ resource: r, reference: source && r.id ? source.absolute(local) : local });
+    }
+    return normalizeFhir({
+      source: { channel: row.channel, messageId: row.message_id, controlId: row.control_id, messageType },
+      patient: patient ?? { identifiers: [] },
+      resources,
+    });
+  };
+}

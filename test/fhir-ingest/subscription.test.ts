@@ -1,0 +1,308 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import type { LineageRecord } from '../../src/lineage/store.js';
+import { runCli } from '../helpers/cli.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { bpPanel, HOSP_SYSTEM, patient, quantityObs } from './resources.js';
+import { type SourceServer, startSourceServer } from './source-server.js';
+
+type Json = Record<string, unknown>;
+const AT = '2024-03-05T07:30:00+00:00';
+
+/** A Backport IG R4 notification Bundle: Parameters (SubscriptionStatus) first. */
+function notification(
+  sub: string,
+  type: string,
+  since: number,
+  events: Array<{ n: number; focus?: string }>,
+) {
+  const parameter: Json[] = [
+    { name: 'subscription', valueReference: { reference: sub } },
+    { name: 'topic', valueCanonical: 'http://example.org/topic/vital-signs' },
+    { name: 'status', valueCode: 'active' },
+    { name: 'type', valueCode: type },
+    { name: 'events-since-subscription-start', valueString: String(since) },
+    ...events.map((e) => ({
+      name: 'notification-event',
+      part: [
+        { name: 'event-number', valueString: String(e.n) },
+        { name: 'timestamp', valueInstant: AT },
+        ...(e.focus ? [{ name: 'focus', valueReference: { reference: e.focus } }] : []),
+      ],
+    })),
+  ];
+  return {
+    resourceType: 'Bundle',
+    type: 'history',
+    timestamp: AT,
+    entry: [
+      {
+        fullUrl: `urn:uuid:${Math.random().toString(16).slice(2)}`,
+        resource: { resourceType: 'Parameters', parameter },
+      },
+      ...events
+        .filter((e) => e.focus)
+        .map((e) => ({ fullUrl: e.focus, request: { method: 'PUT', url: 'Observation' } })),
+    ],
+  };
+}
+
+describe('FHIR subscriptions: SMART Backend Services source, id-only, gaps, replays, heartbeats', () => {
+  let t: TestGateway;
+  let src: SourceServer;
+  let subUrl = '';
+  const auth = () => ({ authorization: `Bearer ${t.gw.adminToken}` });
+  const notify = async (body: unknown) => {
+    const res = await fetch(`${t.gw.httpUrl}/ingest/fhir/subscription`, {
+      method: 'POST',
+      headers: { ...auth(), 'content-type': 'application/fhir+json' },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as Json };
+  };
+  const text = (b: Json) => JSON.stringify(b.issue);
+  const scores = async () => {
+    const q = encodeURIComponent(`${HOSP_SYSTEM}|MRN-SUB`);
+    const res = await fetch(
+      `${t.gw.httpUrl}/fhir/Observation?code=vitals-deterioration-probability&subject:identifier=${q}`,
+      { headers: auth() },
+    );
+    return (((await res.json()) as Json).entry ?? []) as Array<{ resource: Json }>;
+  };
+  const cli = (args: string[]) =>
+    runCli([...args, ...(args[0] === 'keys' ? [] : ['--url', t.gw.httpUrl])], {
+      GATEWAY_ADMIN_TOKEN: t.gw.adminToken,
+      DATA_DIR: t.dataDir,
+    });
+
+  before(async () => {
+    src = await startSourceServer({
+      clientId: 'ml-gateway',
+      jwksUrl: () => `${t.gw.httpUrl}/.well-known/jwks.json`,
+    });
+    t = await startTestGateway({
+      database: 'pglite',
+      config: {
+        patients: { identifierSystems: { HOSP: HOSP_SYSTEM } },
+        sources: [
+          { name: 'ehr', baseUrl: src.fhirUrl, smart: { tokenUrl: src.tokenUrl, clientId: 'ml-gateway' } },
+        ],
+        subscriptions: { checkIntervalMs: 100 },
+      },
+    });
+    // What the EHR holds: a patient and a vital-signs panel whose members are separate Observations.
+    const subject = { reference: 'Patient/sub-pat' };
+    await src.store.update('Patient', 'sub-pat', patient('sub-pat', 'MRN-SUB'));
+    await src.store.update(
+      'Observation',
+      'sub-hr',
+      quantityObs('sub-hr', subject, '8867-4', 128, '/min', AT),
+    );
+    await src.store.update('Observation', 'sub-rr', quantityObs('sub-rr', subject, '9279-1', 28, '/min', AT));
+    await src.store.update('Observation', 'sub-bp', bpPanel('sub-bp', subject, 86, 50, AT));
+    await src.store.update('Observation', 'sub-panel', {
+      resourceType: 'Observation',
+      id: 'sub-panel',
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '85353-1' }] },
+      subject,
+      effectiveDateTime: AT,
+      hasMember: [
+        { reference: 'Observation/sub-hr' },
+        { reference: 'Observation/sub-rr' },
+        { reference: 'Observation/sub-bp' },
+      ],
+    });
+  });
+  after(async () => {
+    await t?.dispose();
+    await src?.close();
+  });
+
+  it('serves the JWKS of its signing key, the same as `gateway keys`', async () => {
+    const res = await fetch(`${t.gw.httpUrl}/.well-known/jwks.json`); // public: no token
+    assert.equal(res.status, 200);
+    const set = (await res.json()) as { keys: Array<Json> };
+    assert.equal(set.keys[0]!.alg, 'RS384');
+    assert.equal(set.keys[0]!.d, undefined, 'no private part');
+    const r = await cli(['keys']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).keys[0].kid, set.keys[0]!.kid);
+  });
+
+  it('`gateway subscriptions create` registers a Backport Subscription on the source server', async () => {
+    const r = await cli([
+      'subscriptions',
+      'create',
+      '--source',
+      'ehr',
+      '--topic',
+      'http://example.org/topic/vital-signs',
+      '--filter',
+      'Observation?subject=Patient/sub-pat',
+      '--endpoint',
+      `${t.gw.httpUrl}/ingest/fhir/subscription`,
+      '--payload',
+      'id-only',
+      '--heartbeat',
+      '1',
+      '--header',
+      `Authorization: Bearer ${t.gw.adminToken}`,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const id = /Subscription\/([A-Za-z0-9-]+)/.exec(r.stdout)?.[1];
+    assert.ok(id, r.stdout);
+    subUrl = `${src.fhirUrl}/Subscription/${id}`;
+    const sub = (await src.store.read('Subscription', id!)) as Json;
+    assert.equal(sub.criteria, 'http://example.org/topic/vital-signs');
+    const channel = sub.channel as Json;
+    assert.equal(channel.type, 'rest-hook');
+    assert.match(JSON.stringify(channel), /backport-heartbeat-period.*"valueUnsignedInt":1/);
+    assert.match(JSON.stringify(channel), /backport-payload-content.*"valueCode":"id-only"/);
+    assert.match(JSON.stringify(sub), /backport-filter-criteria.*Observation\?subject=Patient\/sub-pat/);
+    assert.equal(src.tokensIssued, 1, 'one token, from a verified assertion');
+  });
+
+  it('acknowledges and records the handshake', async () => {
+    const r = await notify(notification(subUrl, 'handshake', 0, []));
+    assert.equal(r.status, 200);
+    assert.match(text(r.body), /handshake acknowledged/);
+  });
+
+  it('an id-only notification leads to fetched resources and a score written back', async () => {
+    const r = await notify(
+      notification(subUrl, 'event-notification', 1, [
+        { n: 1, focus: `${src.fhirUrl}/Observation/sub-panel` },
+      ]),
+    );
+    assert.equal(r.status, 202, text(r.body));
+    await t.gw.idle();
+    const found = await scores();
+    assert.equal(found.length, 1, 'panel + members + patient fetched, scored');
+    const obs = found[0]!.resource;
+    const derived = (obs.derivedFrom as Array<{ reference: string }>).map((d) => d.reference).sort();
+    assert.deepEqual(
+      derived,
+      ['sub-bp', 'sub-hr', 'sub-rr'].map((id) => `${src.fhirUrl}/Observation/${id}`),
+    );
+    assert.equal(src.tokensIssued, 1, 'the token is cached until it expires');
+    assert.equal(src.unauthorized, 0);
+  });
+
+  it('ignores a replay', async () => {
+    const r = await notify(
+      notification(subUrl, 'event-notification', 1, [
+        { n: 1, focus: `${src.fhirUrl}/Observation/sub-panel` },
+      ]),
+    );
+    assert.equal(r.status, 200);
+    assert.match(text(r.body), /replay ignored/);
+    await t.gw.idle();
+    assert.equal((await scores()).length, 1);
+  });
+
+  it('a gap in event numbers triggers a catch-up search for what was missed', async () => {
+    const subject = { reference: 'Patient/sub-pat' };
+    await src.store.update(
+      'Observation',
+      'sub-hr2',
+      quantityObs('sub-hr2', subject, '8867-4', 140, '/min', '2024-03-05T08:00:00+00:00'),
+    );
+    await src.store.update(
+      'Observation',
+      'sub-hr3',
+      quantityObs('sub-hr3', subject, '8867-4', 150, '/min', '2024-03-05T08:30:00+00:00'),
+    );
+    // Event 2 (sub-hr2) never arrives; event 3 does.
+    const r = await notify(
+      notification(subUrl, 'event-notification', 3, [{ n: 3, focus: `${src.fhirUrl}/Observation/sub-hr3` }]),
+    );
+    assert.equal(r.status, 202);
+    assert.match(text(r.body), /events 2\.\.2 missed: catching up/);
+    let recs: LineageRecord[] = [];
+    for (let i = 0; i < 100 && recs.length === 0; i++) {
+      await new Promise((res) => setTimeout(res, 50));
+      const res = await fetch(
+        `${t.gw.httpUrl}/lineage?controlId=${encodeURIComponent('Observation/sub-hr2|v:1')}`,
+        { headers: auth() },
+      );
+      recs = (await res.json()) as LineageRecord[];
+    }
+    assert.equal(recs.length, 1, 'the missed Observation was fetched by the catch-up');
+    await t.gw.idle();
+    const rec = (await (
+      await fetch(`${t.gw.httpUrl}/lineage/${recs[0]!.messageId}`, { headers: auth() })
+    ).json()) as LineageRecord;
+    assert.equal(rec.source.channel, 'subscription');
+    assert.equal(rec.status, 'processed');
+    assert.ok(rec.stages.some((s) => s.stage === 'mapped'));
+    const all = (await scores()).map((e) => JSON.stringify(e.resource.derivedFrom));
+    assert.ok(
+      all.some((d) => d.includes('Observation/sub-hr3')),
+      'the newest heart rate scored',
+    );
+  });
+
+  it('`gateway subscriptions status` shows the last event number and heartbeat', async () => {
+    assert.equal((await notify(notification(subUrl, 'heartbeat', 3, []))).status, 200);
+    const r = await cli(['subscriptions', 'status']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /ehr\tSubscription\/\S+\tstatus=active\tlastEvent=3\teventsSinceStart=3\tlastHeartbeat=20\d\d-/,
+    );
+    assert.match(r.stdout, /gaps=1\treplays=1/);
+  });
+
+  it('raises an alert when a heartbeat is missing beyond the period', async () => {
+    let text = '';
+    for (let i = 0; i < 60 && !/heartbeat_missed_total\{[^}]*\} 1/.test(text); i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      text = await (await fetch(`${t.gw.httpUrl}/metrics`)).text();
+    }
+    assert.match(
+      text,
+      /gateway_fhir_subscription_heartbeat_missed_total\{source="ehr",subscription="[^"]+"\} 1/,
+    );
+    assert.match(text, /gateway_fhir_subscriptions_heartbeat_overdue 1/);
+    const r = await cli(['subscriptions', 'status']);
+    assert.match(r.stdout, /heartbeatMissing=yes/);
+  });
+
+  it('answers an empty or malformed notification with an OperationOutcome', async () => {
+    for (const body of [
+      '',
+      '{',
+      '[]',
+      '{"resourceType":"Bundle","type":"history"}',
+      JSON.stringify(notification(subUrl, 'bogus', 1, [])),
+    ]) {
+      const r = await notify(body || '""');
+      assert.equal(r.status, 400, body);
+      assert.equal(r.body.resourceType, 'OperationOutcome');
+    }
+    const health = await fetch(`${t.gw.httpUrl}/health/live`);
+    assert.equal(health.status, 200);
+  });
+
+  it('the token endpoint refuses an assertion signed by another key', async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const kid = ((await (await fetch(`${t.gw.httpUrl}/.well-known/jwks.json`)).json()) as { keys: Json[] })
+      .keys[0]!.kid;
+    const enc = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const now = Math.floor(Date.now() / 1000);
+    const input = `${enc({ alg: 'RS384', kid })}.${enc({ iss: 'ml-gateway', sub: 'ml-gateway', aud: src.tokenUrl, jti: 'x', exp: now + 60 })}`;
+    const jwt = `${input}.${sign('sha384', Buffer.from(input), privateKey).toString('base64url')}`;
+    const res = await fetch(src.tokenUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: jwt,
+      }),
+    });
+    assert.equal(res.status, 401);
+  });
+});
