@@ -11,6 +11,8 @@ import { createFhirStore } from './fhirstore/store.js';
 import { createAuthenticator, resolveAdminToken } from './http/auth.js';
 import { registerHealthRoutes } from './http/health.js';
 import { createHttpServer } from './http/server.js';
+import { createFhirIngest } from './ingest/fhir/service.js';
+import { registerFhirIngestRoutes } from './ingest/http/fhir-routes.js';
 import { registerHl7Route } from './ingest/http/hl7-route.js';
 import { Inbox } from './ingest/inbox.js';
 import { createHl7Intake } from './ingest/intake.js';
@@ -88,6 +90,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     'jobs',
     'mllp',
     'outcomes',
+    'fhirIngest',
     'inbox',
     'queue',
     'scoring',
@@ -211,6 +214,9 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       outcomes,
     });
     registerHl7Route(http, intake);
+    const fhirIngest = createFhirIngest({ config, dataDir, db, inbox, logger, metrics });
+    closers.set('fhirIngest', () => fhirIngest.close());
+    registerFhirIngestRoutes(http, fhirIngest);
     registerHealthRoutes(http, metrics, {
       database: async () => {
         await db.ping();
@@ -269,8 +275,11 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       defaultTimezone: config.hl7.defaultTimezone,
       validateBeforeWrite: !embedded,
       cipher,
+      normalizeFhir: (row, bytes) => fhirIngest.normalizeRow(row, bytes),
       identifierSystem: (assigner) =>
         (assigner && config.patients.identifierSystems[assigner]) ||
+        // A FHIR identifier system that stands for no HL7 authority is its own system.
+        (assigner && /^(https?|urn):/.test(assigner) ? assigner : '') ||
         `${config.patients.defaultSystemPrefix}${assigner ?? 'unknown'}`,
     });
     const startWorkers = () =>

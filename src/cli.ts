@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { runLineage, runMappingsCheck, runModels, runSend } from './cli/commands.js';
 import { GatewayUnreachable, runModelsApi } from './cli/models-commands.js';
+import { runKeys, runSubscriptions } from './cli/subscriptions.js';
 import { UsageError } from './cli/usage-error.js';
 import { ConfigError } from './config/load.js';
 
@@ -27,6 +28,12 @@ const USAGE = `usage: gateway <command>
   lineage show ID [--url U]           timeline of a message (gateway message id or MSH-10)
   lineage verify [--url U]            check the whole audit chain
   replay                              (not yet available)
+
+  subscriptions create --source S --topic URL [--filter Q] [--endpoint URL]
+      [--payload id-only|full-resource|empty] [--heartbeat SECONDS] [--header H]
+                                      register a Backport Subscription on a source FHIR server
+  subscriptions status [--json]       each subscription's last event number and heartbeat
+  keys                                the JWKS of the SMART Backend Services signing key
 
 Commands that read the gateway's records talk to the running gateway over HTTP
 (--url, default http://HOST:HTTP_PORT) with GATEWAY_ADMIN_TOKEN or DATA_DIR/admin-token.`;
@@ -56,6 +63,10 @@ export async function main(argv: string[]): Promise<number> {
           return await runModels(sub, rest);
         }
         return await runModelsApi(sub ?? '', rest);
+      case 'subscriptions':
+        return await runSubscriptions(sub, rest);
+      case 'keys':
+        return runKeys();
       case 'lineage':
         return await runLineage(sub, rest);
       case 'replay':

@@ -239,6 +239,47 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Source FHIR servers (EHRs) whose subscription notifications are received and followed up. */
+    sources: z
+      .array(
+        z
+          .object({
+            name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, '1-64 of A-Z a-z 0-9 . _ -'),
+            baseUrl: z.string().url(),
+            /** A static token instead of SMART Backend Services. */
+            bearerToken: z.string().optional(),
+            /** SMART Backend Services: client credentials with a private_key_jwt assertion. */
+            smart: z
+              .object({
+                tokenUrl: z.string().url(),
+                clientId: z.string().min(1),
+                scope: z.string().min(1).default('system/*.read'),
+              })
+              .strict()
+              .optional(),
+            timeoutMs: z.number().int().min(100).default(15_000),
+          })
+          .strict(),
+      )
+      .default([]),
+    /** The key that signs SMART client assertions; unset file: DATA_DIR/smart-key.pem, made at first start. */
+    smart: z
+      .object({
+        privateKeyFile: z.string().min(1).optional(),
+        alg: z.enum(['RS384', 'ES384']).default('RS384'),
+      })
+      .strict()
+      .prefault({}),
+    /** FHIR subscriptions received at POST /ingest/fhir/subscription. */
+    subscriptions: z
+      .object({
+        /** A heartbeat later than heartbeatPeriod x this factor raises an alert. */
+        heartbeatGraceFactor: z.number().min(1).default(1.5),
+        /** How often heartbeats are checked. */
+        checkIntervalMs: z.number().int().min(50).default(10_000),
+      })
+      .strict()
+      .prefault({}),
     paths: z
       .object({
         mappings: z.string().default('./mappings'),

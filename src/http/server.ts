@@ -16,8 +16,9 @@ export interface HttpServerOptions {
   authenticate(authorization: string | undefined): Principal | 'missing' | 'invalid';
 }
 
-const PUBLIC = /^\/(health\/(live|ready)|metrics)(\?|$)/;
-const isFhir = (url: string) => url === '/fhir' || url.startsWith('/fhir/') || url.startsWith('/fhir?');
+const PUBLIC = /^\/(health\/(live|ready)|metrics|\.well-known\/jwks\.json)(\?|$)/;
+const isFhir = (url: string) =>
+  url === '/fhir' || url.startsWith('/fhir/') || url.startsWith('/fhir?') || url.startsWith('/ingest/fhir');
 
 /** Sends a GatewayError as JSON, or as an OperationOutcome on the FHIR routes. */
 export function sendError(req: FastifyRequest, reply: FastifyReply, err: GatewayError) {

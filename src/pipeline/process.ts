@@ -45,6 +45,8 @@ export interface PipelineDeps {
   now?: () => Date;
   /** Called once a message's outputs are written and recorded (ORU results back to senders). */
   onOutputs?(written: WrittenOutputs): void;
+  /** FHIR inputs (channels `fhir`, `subscription`): JSON bytes -> event (src/ingest/fhir/rows.ts). */
+  normalizeFhir?(row: InboxRow, bytes: Buffer): Promise<ClinicalEvent>;
 }
 
 /** A failure that retrying will not mend: the message goes to `failed` with its reason at once. */
@@ -52,7 +54,7 @@ export class PermanentFailure extends Error {
   override name = 'PermanentFailure';
 }
 
-interface InboxRow {
+export interface InboxRow {
   message_id: string;
   channel: string;
   sender: string;
@@ -132,15 +134,17 @@ export function createPipeline(d: PipelineDeps) {
     try {
       const raw = row.raw;
       if (!raw) throw new PermanentFailure(new GatewayError('GW_RAW_PRUNED').message);
-      let text: string;
+      let bytes: Buffer;
       try {
-        text = decodeHl7Bytes(d.cipher.open(raw)).text; // by MSH-18
+        bytes = d.cipher.open(raw);
       } catch (err) {
         if (err instanceof RawCipherError) throw new PermanentFailure(err.message);
         throw err;
       }
+      const fhir = d.normalizeFhir && (row.channel === 'fhir' || row.channel === 'subscription');
       const event: ClinicalEvent = await timed('parse', { messageId }, () => {
-        const msg = parseHl7(text);
+        if (fhir) return d.normalizeFhir!(row, bytes);
+        const msg = parseHl7(decodeHl7Bytes(bytes).text); // by MSH-18
         return normalizeHl7(msg, { channel: row.channel, messageId }, { defaultTimezone: d.defaultTimezone });
       });
       stage('parsed', {
