@@ -80,7 +80,10 @@ export function createFhirIngest(o: FhirIngestOptions) {
     store,
     sources,
     logger,
-    onEvent: (kind) => notifications.inc({ kind }),
+    onEvent: (kind) => {
+      notifications.inc({ kind });
+      if (kind === 'event') o.metrics.messagesReceived.inc({ channel: 'subscription' });
+    },
   });
   const normalizeRow = createFhirRowNormalizer({ db, links, identifiers, sources });
 
