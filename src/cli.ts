@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { runLineage, runMappingsCheck, runModels, runSend } from './cli/commands.js';
 import { GatewayUnreachable, runModelsApi } from './cli/models-commands.js';
+import { runReplay } from './cli/replay.js';
 import { runKeys, runSubscriptions } from './cli/subscriptions.js';
 import { UsageError } from './cli/usage-error.js';
 import { ConfigError } from './config/load.js';
@@ -27,7 +28,8 @@ const USAGE = `usage: gateway <command>
   models history NAME [--at TIME]     every alias move; or which version each alias had at TIME
   lineage show ID [--url U]           timeline of a message (gateway message id or MSH-10)
   lineage verify [--url U]            check the whole audit chain
-  replay                              (not yet available)
+  replay [ID...] [--from T] [--to T] [--model M] [--status S] [--dry-run] [--no-wait]
+         [--url U] [--token T]        process stored messages again (needs the replay scope)
 
   subscriptions create --source S --topic URL [--filter Q] [--endpoint URL]
       [--payload id-only|full-resource|empty] [--heartbeat SECONDS] [--header H]
@@ -36,7 +38,8 @@ const USAGE = `usage: gateway <command>
   keys                                the JWKS of the SMART Backend Services signing key
 
 Commands that read the gateway's records talk to the running gateway over HTTP
-(--url, default http://HOST:HTTP_PORT) with GATEWAY_ADMIN_TOKEN or DATA_DIR/admin-token.`;
+(--url, default http://HOST:HTTP_PORT) with --token, GATEWAY_TOKEN, GATEWAY_ADMIN_TOKEN or
+DATA_DIR/admin-token.`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
@@ -70,8 +73,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'lineage':
         return await runLineage(sub, rest);
       case 'replay':
-        process.stderr.write('gateway replay: not yet available in this version\n');
-        return 2;
+        return await runReplay(sub === undefined ? rest : [sub, ...rest]);
       case 'help':
       case '--help':
       case '-h':

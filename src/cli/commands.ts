@@ -227,13 +227,21 @@ export async function runLineage(sub: string | undefined, args: string[]): Promi
   if (sub === 'verify') {
     const { status, body } = await getJson(base, token, '/lineage/verify');
     if (status !== 200) throw new Error(`gateway answered ${status}: ${JSON.stringify(body)}`);
-    const r = body as { ok: boolean; entries: number; brokenAt?: number; reason?: string };
-    out(
-      r.ok
-        ? `lineage ok: ${r.entries} entries verified`
-        : `lineage BROKEN at entry ${r.brokenAt}: ${r.reason}`,
-    );
-    return r.ok ? 0 : 1;
+    const r = body as {
+      ok: boolean;
+      entries: number;
+      head?: string;
+      brokenAt?: number;
+      reason?: string;
+      problems?: Array<{ seq: number; kind: string; reason: string }>;
+    };
+    if (r.ok) {
+      out(`lineage ok: ${r.entries} entries verified, head ${r.head ?? ''}`.trimEnd());
+      return 0;
+    }
+    out(`lineage BROKEN at entry ${r.brokenAt}: ${r.reason}`);
+    for (const p of r.problems ?? []) out(`  ${p.kind.padEnd(9)} entry ${p.seq}: ${p.reason}`);
+    return 1;
   }
   if (sub === 'show') {
     const id = positionals[0];

@@ -6,6 +6,7 @@ export interface PostgresOptions {
   /** Schema to use (created if missing); tests give each suite its own. */
   schema?: string;
   maxConnections?: number;
+  connectTimeoutMs?: number;
 }
 
 function wrap(q: pg.Pool | pg.PoolClient): Queryable {
@@ -35,6 +36,9 @@ export async function openPostgres(
   const pool = new pg.Pool({
     connectionString: opts.url,
     max: opts.maxConnections ?? 10,
+    // A server that accepts the TCP connection but never answers must not hang intake forever.
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
+    keepAlive: true,
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   });
   // An idle client losing its server (PostgreSQL restarted) must not crash the process.
@@ -48,16 +52,25 @@ export async function openPostgres(
     },
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
       const client = await pool.connect();
+      // The connection may die while checked out (between two statements): that error belongs to
+      // this transaction, which then fails; it must not reach the process as an uncaught one.
+      let broken: Error | undefined;
+      const onError = (err: Error) => {
+        broken = err;
+      };
+      client.on('error', onError);
       try {
         await client.query('begin');
         const out = await fn(wrap(client));
         await client.query('commit');
         return out;
       } catch (err) {
-        await client.query('rollback').catch(() => {});
+        if (!broken) await client.query('rollback').catch(() => {});
         throw err;
       } finally {
-        client.release();
+        client.off('error', onError);
+        // A broken connection is destroyed rather than returned to the pool.
+        client.release(broken ?? false);
       }
     },
     async ping() {

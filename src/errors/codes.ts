@@ -50,7 +50,6 @@ export const ERROR_CODES = {
     hl7: '207',
     text: 'the raw message was pruned after the retention period; only its hash and lineage remain',
   },
-  GW_RAW_UNREADABLE: { status: 500, ack: 'AE', hl7: '207', text: 'the raw message cannot be opened: %s' },
   GW_NOT_FOUND: { status: 404, ack: 'AR', hl7: '207', text: '%s not found' },
   GW_BAD_REQUEST: { status: 400, ack: 'AR', hl7: '207', text: '%s' },
   GW_UNSUPPORTED_MEDIA: { status: 415, ack: 'AR', hl7: '207', text: 'unsupported content type %s' },

@@ -8,6 +8,7 @@ import { decodeHl7Bytes } from '../hl7/charset.js';
 import { Hl7ParseError, parseHl7 } from '../hl7/parser.js';
 import type { LineageEntryInput } from '../lineage/chain.js';
 import type { LineageOutput, LineageStore } from '../lineage/store.js';
+import { ModelInputError } from '../models/onnx-model.js';
 import type { ModelRegistry } from '../models/registry.js';
 import { interpret } from '../models/registry.js';
 import type { ClinicalEvent } from '../normalize/event.js';
@@ -279,7 +280,12 @@ export function createPipeline(d: PipelineDeps) {
       await finish(messageId, 'processed', null, stages);
       if (outputs.length > 0) d.onOutputs?.({ messageId, event, stages, outputs });
     } catch (err) {
-      if (err instanceof PermanentFailure || err instanceof Hl7ParseError || isRefusal(err)) {
+      if (
+        err instanceof PermanentFailure ||
+        err instanceof Hl7ParseError ||
+        isRefusal(err) ||
+        isDeterministic(err)
+      ) {
         d.logger.warn({ messageId, err: errorInfo(err) }, 'message failed');
         stage('failed', {
           reason: err instanceof Error ? err.message : String(err),
@@ -318,6 +324,11 @@ function newest(times: Array<string | undefined>): string | undefined {
   let best: string | undefined;
   for (const t of times) if (t && (!best || Date.parse(t) > Date.parse(best))) best = t;
   return best;
+}
+
+/** Errors of pure code on this message's data (model input checks, invalid times): the same every time. */
+function isDeterministic(err: unknown): boolean {
+  return err instanceof ModelInputError || err instanceof RangeError;
 }
 
 /** The FHIR server refused the content (4xx other than time-out and rate limit): retrying will not help. */

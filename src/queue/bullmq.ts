@@ -37,14 +37,17 @@ export function createBullmqQueue(url: string, o: QueueOptions & { prefix?: stri
     kind: 'bullmq',
     async enqueue(ids, opts) {
       counted += ids.length;
-      // A job id is kept after the job ends; queuing a message again needs an id of its own.
-      const again = opts?.again ? `-r${Date.now().toString(36)}` : '';
+      // A job id is kept after the job ends; queuing a message again needs an id of its own, and
+      // the same tag twice (the sweeper seeing the same message again) is still one job.
+      const again = opts?.again;
+      const suffix = (id: string) =>
+        again === undefined ? '' : `-${(typeof again === 'function' ? again(id) : again).replace(/:/g, '-')}`;
       await queue.addBulk(
         ids.map((id) => ({
           name: 'process',
           data: { messageId: id },
           opts: {
-            jobId: `${id}${again}`,
+            jobId: `${id}${suffix(id)}`,
             attempts: o.maxAttempts,
             backoff: { type: 'custom' },
             removeOnComplete: { count: 1000 },

@@ -6,10 +6,11 @@
 export interface WorkQueue {
   readonly kind: 'in-process' | 'bullmq';
   /**
-   * Queues messages once each. `again`: a message processed before may be queued anew (a replay,
-   * or the sweeper finding one left `received`); without it a message already queued is skipped.
+   * Queues messages once each: a message already queued is skipped. `again` (a tag, or one per
+   * message) lets a message queued before be queued anew, once per tag: a replay (its replay id),
+   * or the sweeper finding one left `received` (the time it last changed).
    */
-  enqueue(messageIds: string[], opts?: { again?: boolean }): Promise<void>;
+  enqueue(messageIds: string[], opts?: { again?: string | ((messageId: string) => string) }): Promise<void>;
   /**
    * Starts workers; the handler throws to ask for a retry (one attempt used), or throws an error
    * with `retryAfterMs` to be run again after that long without using an attempt (deferral()).

@@ -126,7 +126,7 @@ export function createReplayer(d: ReplayDeps) {
       );
       return ids;
     });
-    await d.queue.enqueue(queued, { again: true });
+    await d.queue.enqueue(queued, { again: `r${replayId}` });
     d.onQueued?.(queued.length);
     return { replayId, matched: rows.length, queued, skipped, truncated };
   }
