@@ -34,6 +34,7 @@ import { startSweeper } from './recovery/sweeper.js';
 import { startPruner } from './retention/prune.js';
 import { createRawCipher, parseKey, type RawCipher } from './security/raw-cipher.js';
 import { type CircuitState, createCircuitBreaker, guardWriter } from './writeback/breaker.js';
+import { isResourceType } from './writeback/validate.js';
 import { createFhirWriter } from './writeback/writer.js';
 
 export interface Gateway {
@@ -158,6 +159,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     let fhirBaseUrl = config.fhir.baseUrl ?? '';
     const embedded = !config.fhir.baseUrl;
     const fhirStore = embedded ? createFhirStore(db) : undefined;
+    // Index the FHIR R4 definitions now (about a second) rather than on the first write.
+    isResourceType('Observation');
     if (fhirStore) registerFhirRoutes(http, fhirStore, { prefix: '/fhir', baseUrl: () => `${httpUrl}/fhir` });
     registerLineageRoutes(http, lineage);
     const breaker = createCircuitBreaker({
