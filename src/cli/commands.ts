@@ -11,6 +11,7 @@ import { MllpClient } from '../ingest/mllp/client.js';
 import { checkFeatureOrder, loadModels } from '../models/registry.js';
 import type { ClinicalEvent } from '../normalize/event.js';
 import { normalizeHl7 } from '../normalize/hl7v2.js';
+import { callApi, resolveApi } from './api.js';
 import { formatTimeline } from './timeline.js';
 import { UsageError } from './usage-error.js';
 
@@ -190,32 +191,6 @@ export async function runModels(sub: string | undefined, args: string[]): Promis
   }
 }
 
-function apiTarget(url: string | undefined) {
-  const config = loadConfig();
-  const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
-  const base = (url ?? `http://${host}:${config.http.port}`).replace(/\/$/, '');
-  let token = config.adminToken ?? process.env.GATEWAY_ADMIN_TOKEN;
-  const file = join(resolve(config.dataDir), 'admin-token');
-  if (!token && existsSync(file)) token = readFileSync(file, 'utf8').trim();
-  if (!token)
-    throw new Error(`no token: set GATEWAY_ADMIN_TOKEN or start the gateway once to create ${file}`);
-  return { base, token };
-}
-
-async function getJson(
-  base: string,
-  token: string,
-  path: string,
-): Promise<{ status: number; body: unknown }> {
-  let res: Response;
-  try {
-    res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
-  } catch (e) {
-    throw new Error(`cannot reach the gateway at ${base}: ${(e as Error).message}`);
-  }
-  return { status: res.status, body: await res.json().catch(() => null) };
-}
-
 /** `gateway lineage show ID | verify`, through the running gateway's API. */
 export async function runLineage(sub: string | undefined, args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -223,9 +198,9 @@ export async function runLineage(sub: string | undefined, args: string[]): Promi
     allowPositionals: true,
     options: { url: { type: 'string' }, json: { type: 'boolean' } },
   });
-  const { base, token } = apiTarget(values.url);
+  const api = resolveApi(values.url);
   if (sub === 'verify') {
-    const { status, body } = await getJson(base, token, '/lineage/verify');
+    const { status, body } = await callApi(api, 'GET', '/lineage/verify');
     if (status !== 200) throw new Error(`gateway answered ${status}: ${JSON.stringify(body)}`);
     const r = body as {
       ok: boolean;
@@ -246,10 +221,10 @@ export async function runLineage(sub: string | undefined, args: string[]): Promi
   if (sub === 'show') {
     const id = positionals[0];
     if (!id) throw new UsageError('lineage show needs an ID (gateway message id or MSH-10)');
-    let { status, body } = await getJson(base, token, `/lineage/${encodeURIComponent(id)}`);
+    let { status, body } = await callApi(api, 'GET', `/lineage/${encodeURIComponent(id)}`);
     let records: unknown[] = status === 200 ? [body] : [];
     if (status === 404) {
-      ({ status, body } = await getJson(base, token, `/lineage?controlId=${encodeURIComponent(id)}`));
+      ({ status, body } = await callApi(api, 'GET', `/lineage?controlId=${encodeURIComponent(id)}`));
       if (status === 200) records = body as unknown[];
     }
     if (status !== 200 && status !== 404)

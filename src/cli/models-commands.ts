@@ -8,29 +8,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
-import { loadConfig } from '../config/load.js';
 import { parseModelCard } from '../models/card.js';
 import { compareSignatures, readMlflowModel } from '../models/mlflow.js';
 import { readOnnxSignature, sha256Hex } from '../models/onnx-model.js';
+import { resolveApi } from './api.js';
 import { UsageError } from './usage-error.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
 export class GatewayUnreachable extends Error {}
-
-function target(url: string | undefined) {
-  const config = loadConfig();
-  const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
-  const base = (url ?? `http://${host}:${config.http.port}`).replace(/\/$/, '');
-  let token = process.env.GATEWAY_TOKEN ?? config.adminToken ?? process.env.GATEWAY_ADMIN_TOKEN;
-  const file = join(resolve(config.dataDir), 'admin-token');
-  if (!token && existsSync(file)) token = readFileSync(file, 'utf8').trim();
-  if (!token)
-    throw new Error(
-      `no token: set GATEWAY_TOKEN or GATEWAY_ADMIN_TOKEN, or start the gateway once to create ${file}`,
-    );
-  return { base, token };
-}
 
 async function call(t: { base: string; token: string }, method: string, path: string, body?: unknown) {
   let res: Response;
@@ -110,7 +96,7 @@ export async function runModelsApi(sub: string, args: string[]): Promise<number>
       fhir: { type: 'boolean' },
     },
   });
-  const t = target(values.url);
+  const t = resolveApi(values.url);
   const [a, b, c] = positionals;
   const show = (x: unknown) => out(typeof x === 'string' ? x : JSON.stringify(x, null, 2));
   switch (sub) {

@@ -1,8 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { jwks, loadSigningKey } from '../sources/keys.js';
+import { type ApiTarget, callApi, resolveApi } from './api.js';
 import { UsageError } from './usage-error.js';
 
 /**
@@ -12,30 +12,9 @@ import { UsageError } from './usage-error.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
-function target(url: string | undefined) {
-  const config = loadConfig();
-  const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
-  const base = (url ?? `http://${host}:${config.http.port}`).replace(/\/$/, '');
-  let token = config.adminToken ?? process.env.GATEWAY_ADMIN_TOKEN;
-  const file = join(resolve(config.dataDir), 'admin-token');
-  if (!token && existsSync(file)) token = readFileSync(file, 'utf8').trim();
-  if (!token)
-    throw new Error(`no token: set GATEWAY_ADMIN_TOKEN or start the gateway once to create ${file}`);
-  return { base, token };
-}
-
-async function call(base: string, token: string, method: string, path: string, body?: unknown) {
-  let res: Response;
-  try {
-    res = await fetch(`${base}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-  } catch (e) {
-    throw new Error(`cannot reach the gateway at ${base}: ${(e as Error).message}`);
-  }
-  return { status: res.status, body: (await res.json().catch(() => null)) as Record<string, unknown> | null };
+async function call(api: ApiTarget, method: 'GET' | 'POST', path: string, body?: unknown) {
+  const r = await callApi(api, method, path, body);
+  return { status: r.status, body: r.body as Record<string, unknown> | null };
 }
 
 export async function runSubscriptions(sub: string | undefined, args: string[]): Promise<number> {
@@ -54,7 +33,8 @@ export async function runSubscriptions(sub: string | undefined, args: string[]):
       json: { type: 'boolean' },
     },
   });
-  const { base, token } = target(values.url);
+  const api = resolveApi(values.url);
+  const base = api.base;
   if (sub === 'create') {
     if (!values.source) throw new UsageError('subscriptions create needs --source NAME (config sources)');
     if (!values.topic) throw new UsageError('subscriptions create needs --topic URL (the SubscriptionTopic)');
@@ -64,7 +44,7 @@ export async function runSubscriptions(sub: string | undefined, args: string[]):
     const payload = values.payload ?? 'id-only';
     if (!['empty', 'id-only', 'full-resource'].includes(payload))
       throw new UsageError(`invalid --payload '${payload}' (empty, id-only or full-resource)`);
-    const r = await call(base, token, 'POST', '/subscriptions', {
+    const r = await call(api, 'POST', '/subscriptions', {
       source: values.source,
       topic: values.topic,
       ...(values.filter ? { filter: values.filter } : {}),
@@ -87,7 +67,7 @@ export async function runSubscriptions(sub: string | undefined, args: string[]):
     return 0;
   }
   if (sub === 'status') {
-    const r = await call(base, token, 'GET', '/subscriptions');
+    const r = await call(api, 'GET', '/subscriptions');
     if (r.status !== 200) throw new Error(`gateway answered ${r.status}`);
     const list = (r.body?.subscriptions ?? []) as Array<Record<string, unknown>>;
     if (values.json) {
