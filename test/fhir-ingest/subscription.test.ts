@@ -202,6 +202,31 @@ describe('FHIR subscriptions: SMART Backend Services source, id-only, gaps, repl
     assert.equal((await scores()).length, 1);
   });
 
+  it('refuses to score a full-resource notification that names two patients under one of them', async () => {
+    const body = notification('Subscription/two-patients', 'event-notification', 1, [{ n: 1 }]);
+    const entry = (resource: Json) => ({
+      fullUrl: `${src.fhirUrl}/${resource.resourceType}/${resource.id}`,
+      resource,
+    });
+    const a = { reference: 'Patient/two-a' };
+    const b = { reference: 'Patient/two-b' };
+    (body.entry as Json[]).push(
+      entry(patient('two-a', 'MRN-TWO-A')),
+      entry(quantityObs('two-a-hr', a, '8867-4', 128, '/min', AT)),
+      entry(patient('two-b', 'MRN-TWO-B')),
+      entry(quantityObs('two-b-hr', b, '8867-4', 60, '/min', AT)),
+    );
+    const r = await notify(body);
+    assert.equal(r.status, 202, text(r.body));
+    await t.gw.idle();
+    const dead = await fetch(`${t.gw.httpUrl}/dead-letters`, { headers: auth() });
+    const items = ((await dead.json()) as { items: Array<{ reason: string }> }).items;
+    assert.ok(
+      items.some((i) => /more than one patient/.test(i.reason)),
+      JSON.stringify(items),
+    );
+  });
+
   it('a gap in event numbers triggers a catch-up search for what was missed', async () => {
     const subject = { reference: 'Patient/sub-pat' };
     await src.store.update(

@@ -152,6 +152,12 @@ export function createFhirRowNormalizer(d: RowNormalizerDeps) {
     // A Bundle without Observations names what it holds: no mapping takes `Bundle(Encounter)`.
     if (messageType === 'Bundle' && !items.some((i) => i.resource.resourceType === 'Observation'))
       messageType = `Bundle(${[...new Set(items.map((i) => i.resource.resourceType))].sort().join(',') || 'empty'})`;
+    // One stored input is one patient's: the REST door groups by patient before storing, and a
+    // notification naming several patients is refused here rather than scored under the first.
+    if (patientKeysOf(items).size > 1)
+      throw new PermanentFailure(
+        'the input holds resources of more than one patient; send one patient per notification',
+      );
     const patient = await patientOf(row, items, source);
     // Without Observations there is nothing to score: the message is recorded as ignored by its type.
     if (!patient && items.some((i) => i.resource.resourceType === 'Observation'))
@@ -169,4 +175,29 @@ export function createFhirRowNormalizer(d: RowNormalizerDeps) {
       resources,
     });
   };
+}
+
+/** `Type/id` of a reference, whether relative, absolute or versioned. */
+const refKey = (ref: string) =>
+  /([A-Za-z]+\/[A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(ref)?.[1] ?? ref;
+
+/** The distinct patients the items name: Patient resources and the subjects of Observations. */
+function patientKeysOf(items: readonly Item[]): Set<string> {
+  const alias = new Map<string, string>();
+  const keys = new Set<string>();
+  for (const it of items) {
+    if (it.resource.resourceType !== 'Patient') continue;
+    const key = it.resource.id ? `Patient/${it.resource.id}` : (it.fullUrl ?? '');
+    for (const a of [key, it.fullUrl]) if (a) alias.set(a, key);
+    keys.add(key);
+  }
+  // Observations are what is scored: theirs are the subjects that must agree.
+  for (const it of items) {
+    if (it.resource.resourceType !== 'Observation') continue;
+    const s = subjectOf(it.resource);
+    if (s?.reference)
+      keys.add(alias.get(s.reference) ?? alias.get(refKey(s.reference)) ?? refKey(s.reference));
+    else if (s?.identifier) keys.add(`identifier:${s.identifier.system ?? ''}|${s.identifier.value ?? ''}`);
+  }
+  return keys;
 }
