@@ -115,36 +115,28 @@ export function createRescorer(d: RescoreDeps) {
         }),
       );
       const base = { model: model.name, mappingVersion: mapping.version };
+      const inferred = (detail: Record<string, unknown>): LineageEntryInput => ({
+        messageId,
+        stage: 'inferred',
+        at: now,
+        detail: { ...base, mode: 'rescore', tick: job.tick, ...detail },
+      });
       entries.push(
-        {
-          messageId,
-          stage: 'inferred',
-          at: now,
-          detail: {
-            ...base,
-            mode: 'rescore',
-            tick: job.tick,
-            modelVersion: model.version,
-            modelSha256: model.sha256,
-            score,
-            ...(band ? { interpretation: band.interpretation.code, band: band.name } : {}),
-          },
-        },
-        ...(shadow.get(key) ?? []).map((s) => ({
-          messageId,
-          stage: 'inferred',
-          at: now,
-          detail: {
-            ...base,
-            mode: 'rescore',
-            tick: job.tick,
+        inferred({
+          modelVersion: model.version,
+          modelSha256: model.sha256,
+          score,
+          ...(band ? { interpretation: band.interpretation.code, band: band.name } : {}),
+        }),
+        ...(shadow.get(key) ?? []).map((s) =>
+          inferred({
             modelVersion: s.version,
             modelSha256: s.sha256,
             alias: s.alias,
             written: false,
             score: s.score,
-          },
-        })),
+          }),
+        ),
         {
           messageId,
           stage: 'written',

@@ -8,7 +8,6 @@ import type { FastifyInstance } from 'fastify';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Database } from '../db/database.js';
 import type { Mapping } from '../features/mapping.js';
-import type { FeatureStore } from '../features/state.js';
 import type { LineageStore } from '../lineage/store.js';
 import type { Logger } from '../observability/logger.js';
 import { createBullmqScoreQueue, createInProcessScoreQueue, type ScoreQueue } from '../queue/score-queue.js';
@@ -16,7 +15,7 @@ import type { FhirWriter } from '../writeback/writer.js';
 import { buildCardBundle } from './card-render.js';
 import { aliases, listVersions, type ModelVersion } from './governance.js';
 import { createGovernedRegistry, type GovernedRegistry } from './governed.js';
-import { createRescorer } from './rescore.js';
+import { createRescorer, type RescoreDeps } from './rescore.js';
 import { registerModelRoutes } from './routes.js';
 import { registerV2Routes } from './v2-routes.js';
 
@@ -104,18 +103,9 @@ export async function publishLiveCards(db: Database, writer: FhirWriter, logger:
 
 export async function startModelJobs(
   config: GatewayConfig,
-  d: {
-    db: Database;
-    models: GovernedRegistry;
-    mappings: readonly Mapping[];
-    features: FeatureStore;
-    writer: FhirWriter;
-    lineage: LineageStore;
-    logger: Logger;
+  d: Omit<RescoreDeps, 'queue' | 'groupSize' | 'activeWithinMs'> & {
     api: ModelApi;
     queuePrefix?: string | undefined;
-    identifierSystem(assigner: string | undefined): string;
-    onScored?(model: string, version: string, n: number): void;
   },
 ): Promise<{ queue: ScoreQueue; close(): Promise<void> }> {
   const r = config.models.rescore;
