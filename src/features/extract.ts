@@ -1,5 +1,6 @@
 import type { CanonicalObservation, ClinicalEvent } from '../normalize/event.js';
 import { fhirPathObservations } from './fhirpath.js';
+import { hl7PathObservations } from './hl7path.js';
 import type { FeatureSpec, Mapping } from './mapping.js';
 import { resultStatus } from './mapping-schema.js';
 import { convertUnit, UnitConversionError } from './units.js';
@@ -53,8 +54,10 @@ export function extractFeatures(event: ClinicalEvent, mapping: Mapping): Extract
     if (obs.system === undefined) continue;
     const spec = index.get(`${obs.system}|${obs.code}`);
     if (!spec) continue;
-    // A feature with a FHIRPath takes FHIR values from it alone (below), not from its codes.
+    // A feature with a FHIRPath takes FHIR values from it alone (below), not from its codes;
+    // one with an HL7 path takes HL7 values from it alone.
     if (spec.fhirpath && obs.sourceReference && event.fhir) continue;
+    if (spec.hl7 && event.hl7) continue;
     const r = fromObservation(obs, spec, mapping, event.occurredAt);
     if (r.ok) values.push(r.value);
     else rejected.push({ feature: spec.name, ref: obs.ref, reason: r.reason });
@@ -62,6 +65,14 @@ export function extractFeatures(event: ClinicalEvent, mapping: Mapping): Extract
   for (const spec of mapping.features) {
     if (!spec.fhirpath || !event.fhir) continue;
     for (const obs of fhirPathObservations(event, spec.name, spec.fhirpath)) {
+      const r = fromObservation(obs, spec, mapping, event.occurredAt);
+      if (r.ok) values.push(r.value);
+      else rejected.push({ feature: spec.name, ref: obs.ref, reason: r.reason });
+    }
+  }
+  for (const spec of mapping.features) {
+    if (!spec.hl7 || !event.hl7) continue;
+    for (const obs of hl7PathObservations(event, spec.name, spec.hl7)) {
       const r = fromObservation(obs, spec, mapping, event.occurredAt);
       if (r.ok) values.push(r.value);
       else rejected.push({ feature: spec.name, ref: obs.ref, reason: r.reason });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseGroupPath } from '../hl7/group-path.js';
 import { fhirPathProblem } from './fhirpath.js';
 import { conversionProblem, unitProblem } from './units.js';
 
@@ -70,6 +71,34 @@ const missingSchema = z.union([
   z.strictObject({ impute: z.number({ error: 'impute needs a number (in the target unit)' }) }),
 ]);
 
+/** Why a group-aware HL7 path (`OBR[2]/OBX[1]-5`, `ZVS-3`) cannot be used, or undefined. */
+export function hl7PathProblem(path: string): string | undefined {
+  try {
+    parseGroupPath(path);
+    return undefined;
+  } catch {
+    return `'${path}' is not an HL7 path: SEG-field[.component[.subcomponent]], optionally under groups (e.g. OBR[2]/OBX[1]-5, ZVS-3)`;
+  }
+}
+
+/** True when the path reaches OBX-5 itself (the typed value, with OBX-6 as its unit). */
+export function endsAtObx5(path: string): boolean {
+  const p = parseGroupPath(path);
+  const last = p.steps[p.steps.length - 1]!;
+  return last.segment === 'OBX' && p.field === 5 && p.component === 1 && p.subcomponent === 1;
+}
+
+const hl7PathSchema = z.strictObject({
+  /** Where the value is: a group-aware path in the spirit of HAPI's Terser. */
+  path: z.string().min(1),
+  /** Where its unit is, when not in the OBX-6 of the OBX the path reaches. */
+  unitPath: z.string().min(1).optional(),
+  /** The unit the sender's interface specification gives the field, when the message carries none. */
+  unit: unitString.optional(),
+  /** Where its time is, when not OBX-14 (then OBR-7, MSH-7) of the OBX the path reaches. */
+  timePath: z.string().min(1).optional(),
+});
+
 const featureSchema = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9_]*$/, 'feature names are lower_snake_case'),
   description: z.string().optional(),
@@ -77,6 +106,8 @@ const featureSchema = z.strictObject({
   codes: z.array(codeSchema).min(1).optional(),
   /** FHIR inputs: a FHIRPath expression on each Observation selecting the Quantity (replaces codes for FHIR). */
   fhirpath: z.string().min(1).optional(),
+  /** HL7 inputs: a value found by position (group-aware path) instead of by OBX-3 code. */
+  hl7: hl7PathSchema.optional(),
   unit: unitString,
   acceptUnits: z.array(unitString).optional(),
   molecularWeight: z.number().positive().optional(),
@@ -116,8 +147,28 @@ export const mappingFileSchema = z
         issue(at('name'), `duplicate feature name '${f.name}' (also features[${seen}])`);
       else names.set(f.name, i);
 
-      if (f.source === 'observation' && !f.codes && !f.fhirpath)
-        issue(at('codes'), 'an observation feature needs codes (or fhirpath)');
+      if (f.source === 'observation' && !f.codes && !f.fhirpath && !f.hl7)
+        issue(at('codes'), 'an observation feature needs codes (or fhirpath, or hl7.path)');
+      if (f.hl7 !== undefined) {
+        if (f.source !== 'observation') issue(at('hl7'), 'hl7 is for observation features');
+        for (const key of ['path', 'unitPath', 'timePath'] as const) {
+          const value = f.hl7[key];
+          const p = value === undefined ? undefined : hl7PathProblem(value);
+          if (p) issue(at('hl7', key), p);
+        }
+        if (f.hl7.unit !== undefined) {
+          const p = unitProblem(f.hl7.unit);
+          if (p) issue(at('hl7', 'unit'), p);
+        }
+        if (f.hl7.unit !== undefined && f.hl7.unitPath !== undefined)
+          issue(at('hl7', 'unit'), 'give unit or unitPath, not both');
+        const onObx = hl7PathProblem(f.hl7.path) === undefined && endsAtObx5(f.hl7.path);
+        if (!onObx && f.hl7.unit === undefined && f.hl7.unitPath === undefined)
+          issue(
+            at('hl7'),
+            'a path that does not end at OBX-5 needs unit (as the interface specification gives it) or unitPath',
+          );
+      }
       if (f.fhirpath !== undefined) {
         if (f.source !== 'observation') issue(at('fhirpath'), 'fhirpath is for observation features');
         const p = fhirPathProblem(f.fhirpath);

@@ -40,6 +40,8 @@ export interface FeatureSpec {
   readonly codes: readonly CodeRef[];
   /** FHIR inputs: FHIRPath on each Observation; when set it replaces code matching for FHIR. */
   readonly fhirpath?: string;
+  /** HL7 inputs: a value found by group-aware path; when set it replaces code matching for HL7. */
+  readonly hl7?: Hl7Locator;
   /** Target UCUM unit: the unit the model expects. */
   readonly unit: string;
   /** Other UCUM units accepted and converted to `unit` (the target unit is always accepted). */
@@ -54,6 +56,15 @@ export interface FeatureSpec {
   readonly missing: MissingPolicy;
   /** Accepted result statuses as OBX-11 letters (FHIR statuses are mapped to them). */
   readonly statuses: readonly string[];
+}
+
+export interface Hl7Locator {
+  /** Group-aware path to the value, e.g. `OBR[2]/OBX[1]-5` or `ZVS-3`. */
+  readonly path: string;
+  readonly unitPath?: string;
+  /** Unit of the value when the message carries none. */
+  readonly unit?: string;
+  readonly timePath?: string;
 }
 
 export interface Triggers {
@@ -165,6 +176,7 @@ function build(m: MappingFile, file: string, version: string): Mapping {
       source: f.source,
       codes: (f.codes ?? []).map((c) => ({ system: c.system, code: c.code })),
       ...(f.fhirpath !== undefined ? { fhirpath: f.fhirpath } : {}),
+      ...(f.hl7 !== undefined ? { hl7: { ...f.hl7 } } : {}),
       unit: f.unit,
       acceptUnits: f.acceptUnits ?? [],
       ...(f.molecularWeight !== undefined ? { molecularWeight: f.molecularWeight } : {}),

@@ -1,3 +1,5 @@
+import type { Hl7Message } from '../hl7/parser.js';
+
 /**
  * The canonical clinical event: whatever door a message came through (HL7 v2 over MLLP or HTTP,
  * FHIR REST, FHIR subscription), the pipeline after normalization sees only this shape.
@@ -88,4 +90,15 @@ export interface ClinicalEvent {
   observations: CanonicalObservation[];
   /** FHIR inputs only: the resources themselves, for FHIRPath extraction declared in mappings. */
   fhir?: readonly FhirInput[];
+  /**
+   * HL7 inputs only: the parsed message, for group-aware paths declared in mappings (`hl7.path`).
+   * Not enumerable: an event compares and serializes as its normalized form.
+   */
+  readonly hl7?: Hl7Input;
+}
+
+/** The parsed HL7 message an event came from, and the offset its zone-less timestamps are read in. */
+export interface Hl7Input {
+  message: Hl7Message;
+  defaultTimezone: string;
 }

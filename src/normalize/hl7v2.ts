@@ -4,6 +4,7 @@ import type {
   ClinicalEvent,
   EncounterInfo,
   EventSource,
+  Hl7Input,
   ObservationValue,
   PatientIdentifier,
   PatientInfo,
@@ -81,13 +82,15 @@ export function normalizeHl7(
   });
   const messageTime = hl7TimeToIso(v(7), tz);
   const encounter = readEncounter(msg.segment('PV1'));
-  return defined({
+  const event: ClinicalEvent = defined({
     source: eventSource,
     occurredAt: messageTime,
     patient: readPatient(msg.segment('PID')),
     encounter,
     observations: readObservations(msg, messageTime, tz),
   });
+  const hl7: Hl7Input = { message: msg, defaultTimezone: tz };
+  return Object.defineProperty(event, 'hl7', { value: hl7, enumerable: false });
 }
 
 function readPatient(pid: Hl7Segment | undefined): PatientInfo {
