@@ -11,6 +11,7 @@ import type { Mapping } from '../features/mapping.js';
 import { assembleVector, type FeatureStore } from '../features/state.js';
 import type { LineageEntryInput } from '../lineage/chain.js';
 import type { LineageStore } from '../lineage/store.js';
+import { parsePatientKey } from '../normalize/patient-key.js';
 import type { Logger } from '../observability/logger.js';
 import type { ScoreJob, ScoreQueue } from '../queue/score-queue.js';
 import { buildPredictionTransaction } from '../writeback/builders.js';
@@ -97,13 +98,12 @@ export function createRescorer(d: RescoreDeps) {
       const messageId = rescoreId(job.model, job.tick, key);
       const score = scores[i]!;
       const band = interpret(model.card, score);
-      const sep = key.indexOf('|');
-      const assigner = key.slice(0, sep) || undefined;
+      const patient = parsePatientKey(key);
       const now = new Date().toISOString();
       const written = await d.writer.write(
         buildPredictionTransaction({
           eventKey: messageId,
-          patient: { system: d.identifierSystem(assigner), value: key.slice(sep + 1) },
+          patient: { system: d.identifierSystem(patient.assigner), value: patient.value },
           model: { name: model.name, version: model.version, sha256: model.sha256, card: model.card },
           mappingVersion: mapping.version,
           score,

@@ -12,3 +12,11 @@ export function patientKey(patient: PatientInfo): string | undefined {
   const id = primaryIdentifier(patient);
   return id ? `${id.assigner ?? ''}|${id.value}` : undefined;
 }
+
+/** The inverse of patientKey(): `HOSP|MRN1` -> { assigner: 'HOSP', value: 'MRN1' }; `|X` has no assigner. */
+export function parsePatientKey(key: string): { assigner?: string; value: string } {
+  const sep = key.indexOf('|');
+  if (sep < 0) return { value: key };
+  const assigner = key.slice(0, sep);
+  return assigner ? { assigner, value: key.slice(sep + 1) } : { value: key.slice(sep + 1) };
+}
