@@ -54,21 +54,39 @@ export function bpPanel(id: string, subject: Record<string, unknown>, sbp: numbe
   };
 }
 
-/** The same vitals as test/helpers/messages.ts vitalsOru's defaults, as a FHIR transaction. */
-export function vitalsTransaction(mrn: string, at: string, prefix: string) {
+export interface Vitals {
+  hr: number;
+  rr: number;
+  spo2: number;
+  tempF: number;
+  sbp: number;
+  dbp: number;
+}
+
+/** test/helpers/messages.ts vitalsOru's defaults: a deteriorating patient. */
+export const SICK: Vitals = { hr: 128, rr: 28, spo2: 88, tempF: 102.2, sbp: 86, dbp: 50 };
+export const WELL: Vitals = { hr: 72, rr: 14, spo2: 98, tempF: 98.6, sbp: 122, dbp: 78 };
+
+/** A patient (`<prefix>-pat`) and an Observation per vital sign referencing it. */
+export function vitalsResources(mrn: string, at: string, prefix: string, v: Vitals = SICK) {
   const p = patient(`${prefix}-pat`, mrn);
   const subject = { reference: `Patient/${p.id}` };
-  const obs = [
-    quantityObs(`${prefix}-hr`, subject, '8867-4', 128, '/min', at),
-    quantityObs(`${prefix}-rr`, subject, '9279-1', 28, '/min', at),
-    quantityObs(`${prefix}-spo2`, subject, '59408-5', 88, '%', at),
-    quantityObs(`${prefix}-temp`, subject, '8310-5', 102.2, '[degF]', at),
-    bpPanel(`${prefix}-bp`, subject, 86, 50, at),
+  return [
+    p,
+    quantityObs(`${prefix}-hr`, subject, '8867-4', v.hr, '/min', at),
+    quantityObs(`${prefix}-rr`, subject, '9279-1', v.rr, '/min', at),
+    quantityObs(`${prefix}-spo2`, subject, '59408-5', v.spo2, '%', at),
+    quantityObs(`${prefix}-temp`, subject, '8310-5', v.tempF, '[degF]', at),
+    bpPanel(`${prefix}-bp`, subject, v.sbp, v.dbp, at),
   ];
+}
+
+/** The same vitals as test/helpers/messages.ts vitalsOru's defaults, as a FHIR transaction. */
+export function vitalsTransaction(mrn: string, at: string, prefix: string, v: Vitals = SICK) {
   return {
     resourceType: 'Bundle',
     type: 'transaction',
-    entry: [p, ...obs].map((r) => ({
+    entry: vitalsResources(mrn, at, prefix, v).map((r) => ({
       fullUrl: `urn:uuid:${r.id}`,
       resource: r,
       request: { method: 'PUT', url: `${r.resourceType}/${r.id}` },

@@ -4,7 +4,16 @@ import { after, before, describe, it } from 'node:test';
 import type { LineageRecord } from '../../src/lineage/store.js';
 import { runCli } from '../helpers/cli.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { bpPanel, HOSP_SYSTEM, patient, quantityObs } from './resources.js';
+import {
+  bpPanel,
+  HOSP_SYSTEM,
+  patient,
+  quantityObs,
+  SICK,
+  vitalsResources,
+  vitalsTransaction,
+  WELL,
+} from './resources.js';
 import { type SourceServer, startSourceServer } from './source-server.js';
 
 type Json = Record<string, unknown>;
@@ -62,13 +71,18 @@ describe('FHIR subscriptions: SMART Backend Services source, id-only, gaps, repl
     return { status: res.status, body: (await res.json()) as Json };
   };
   const text = (b: Json) => JSON.stringify(b.issue);
-  const scores = async () => {
-    const q = encodeURIComponent(`${HOSP_SYSTEM}|MRN-SUB`);
+  const scores = async (mrn = 'MRN-SUB') => {
+    const q = encodeURIComponent(`${HOSP_SYSTEM}|${mrn}`);
     const res = await fetch(
       `${t.gw.httpUrl}/fhir/Observation?code=vitals-deterioration-probability&subject:identifier=${q}`,
       { headers: auth() },
     );
     return (((await res.json()) as Json).entry ?? []) as Array<{ resource: Json }>;
+  };
+  const metric = async (name: string) => {
+    const body = await (await fetch(`${t.gw.httpUrl}/metrics`)).text();
+    const line = body.split('\n').find((l) => l.startsWith(`${name} `));
+    return line ? Number(line.slice(name.length + 1)) : 0;
   };
   const cli = (args: string[]) =>
     runCli([...args, ...(args[0] === 'keys' ? [] : ['--url', t.gw.httpUrl])], {
@@ -202,28 +216,77 @@ describe('FHIR subscriptions: SMART Backend Services source, id-only, gaps, repl
     assert.equal((await scores()).length, 1);
   });
 
-  it('refuses to score a full-resource notification that names two patients under one of them', async () => {
-    const body = notification('Subscription/two-patients', 'event-notification', 1, [{ n: 1 }]);
+  it('splits a full-resource notification naming two patients: one score each, from its own values', async () => {
+    const body = notification('Subscription/two-patients', 'event-notification', 2, [{ n: 1 }, { n: 2 }]);
     const entry = (resource: Json) => ({
       fullUrl: `${src.fhirUrl}/${resource.resourceType}/${resource.id}`,
       resource,
     });
-    const a = { reference: 'Patient/two-a' };
-    const b = { reference: 'Patient/two-b' };
     (body.entry as Json[]).push(
-      entry(patient('two-a', 'MRN-TWO-A')),
-      entry(quantityObs('two-a-hr', a, '8867-4', 128, '/min', AT)),
-      entry(patient('two-b', 'MRN-TWO-B')),
-      entry(quantityObs('two-b-hr', b, '8867-4', 60, '/min', AT)),
+      ...vitalsResources('MRN-TWO-A', AT, 'two-a', SICK).map(entry),
+      ...vitalsResources('MRN-TWO-B', AT, 'two-b', WELL).map(entry),
     );
+    const eventsBefore = await metric('gateway_fhir_subscription_notifications_total{kind="event"}');
     const r = await notify(body);
     assert.equal(r.status, 202, text(r.body));
+    const notificationId = /stored as message ([0-9a-f-]{36})/.exec(text(r.body))?.[1];
+    // The same values through the REST door, for two other patients: what each score must be.
+    for (const [mrn, prefix, v] of [
+      ['MRN-TWO-C', 'two-c', SICK],
+      ['MRN-TWO-D', 'two-d', WELL],
+    ] as const) {
+      const res = await fetch(`${t.gw.httpUrl}/ingest/fhir`, {
+        method: 'POST',
+        headers: { ...auth(), 'content-type': 'application/fhir+json' },
+        body: JSON.stringify(vitalsTransaction(mrn, AT, prefix, v)),
+      });
+      assert.equal(res.status, 200);
+    }
     await t.gw.idle();
-    const dead = await fetch(`${t.gw.httpUrl}/dead-letters`, { headers: auth() });
-    const items = ((await dead.json()) as { items: Array<{ reason: string }> }).items;
-    assert.ok(
-      items.some((i) => /more than one patient/.test(i.reason)),
-      JSON.stringify(items),
+    const [a] = await scores('MRN-TWO-A');
+    const [b] = await scores('MRN-TWO-B');
+    const [c] = await scores('MRN-TWO-C');
+    const [d] = await scores('MRN-TWO-D');
+    assert.ok(a && b && c && d, 'each patient scored');
+    assert.equal((await scores('MRN-TWO-A')).length, 1);
+    assert.equal((await scores('MRN-TWO-B')).length, 1);
+    const value = (o: Json) => (o.valueQuantity as { value: number }).value;
+    assert.equal(value(a.resource), value(c.resource), 'patient A scored from its own values');
+    assert.equal(value(b.resource), value(d.resource), 'patient B scored from its own values');
+    assert.notEqual(value(a.resource), value(b.resource));
+    const derived = (o: Json) => (o.derivedFrom as Array<{ reference: string }>).map((x) => x.reference);
+    assert.ok(derived(a.resource).every((ref) => ref.includes('/Observation/two-a-')));
+    assert.ok(derived(b.resource).every((ref) => ref.includes('/Observation/two-b-')));
+    assert.equal(derived(a.resource).length, 5);
+    // Lineage: the notification records its parts; each part names the notification.
+    assert.ok(notificationId, text(r.body));
+    const lineage = async (id: string) =>
+      (await (await fetch(`${t.gw.httpUrl}/lineage/${id}`, { headers: auth() })).json()) as LineageRecord;
+    const parent = await lineage(notificationId!);
+    assert.equal(parent.status, 'ignored');
+    const split = parent.stages.find((s) => s.stage === 'split') as unknown as {
+      parts: Array<{ messageId: string; controlId: string }>;
+    };
+    assert.equal(split?.parts.length, 2, JSON.stringify(parent.stages));
+    for (const part of split.parts) {
+      const rec = await lineage(part.messageId);
+      assert.equal(rec.status, 'processed');
+      assert.equal(rec.source.channel, 'subscription');
+      assert.ok(rec.source.controlId.startsWith(parent.source.controlId));
+      const from = rec.stages.find((s) => s.stage === 'split-from');
+      assert.equal(from?.notification, notificationId);
+      assert.equal(rec.outputs.length, 1);
+    }
+    // Event numbers count the notification once.
+    const subs = (await (await fetch(`${t.gw.httpUrl}/subscriptions`, { headers: auth() })).json()) as {
+      subscriptions: Array<{ subscription: string; lastEventNumber: number; gaps: number }>;
+    };
+    const two = subs.subscriptions.find((s) => s.subscription === 'two-patients');
+    assert.equal(two?.lastEventNumber, 2);
+    assert.equal(two?.gaps, 0);
+    assert.equal(
+      (await metric('gateway_fhir_subscription_notifications_total{kind="event"}')) - eventsBefore,
+      1,
     );
   });
 

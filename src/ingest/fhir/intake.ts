@@ -9,8 +9,9 @@ import type {
 } from '../../fhirstore/types.js';
 import { errorInfo, type Logger } from '../../observability/logger.js';
 import type { Inbox } from '../inbox.js';
-import { type InputEntry, isError, issue, parseInput, resourceIdentity, sha256 } from './input.js';
-import { normalizeRef, type PatientLinks, subjectOf } from './patients.js';
+import { groupBundle, groupByPatient, groupControlId, UNLINKED } from './grouping.js';
+import { type InputEntry, isError, parseInput, resourceIdentity } from './input.js';
+import type { PatientLinks } from './patients.js';
 
 /**
  * `POST /ingest/fhir` (transport-agnostic core): a resource or a Bundle in; every resource
@@ -75,56 +76,20 @@ export function createFhirIntake(d: FhirIntakeDeps) {
     return new Set(r.rows.map((x) => `${x.resource}\u0000${x.version}`));
   }
 
-  /** Groups entries by patient: a Patient and the resources that reference it share a group. */
+  /** Groups entries by patient (grouping.ts); an entry that cannot be matched is answered 422. */
   async function assignGroups(sender: string, slots: Slot[]): Promise<void> {
-    const byRef = new Map<string, Slot>();
-    for (const s of slots) {
-      const r = s.entry.resource;
-      if (s.entry.fullUrl) byRef.set(s.entry.fullUrl, s);
-      if (r.id) byRef.set(`${r.resourceType}/${r.id}`, s);
-    }
-    for (const s of slots) {
-      const r = s.entry.resource;
-      if (r.resourceType === 'Patient') {
-        if (!Array.isArray(r.identifier) || r.identifier.length === 0) {
-          s.status = 422;
-          s.issues.push(
-            issue('required', 'a Patient needs an identifier to be matched', `${s.entry.at}.identifier`),
-          );
-          continue;
-        }
-        s.group = `entry:${s.entry.index}`;
-        continue;
-      }
-      const subject = subjectOf(r);
-      if (!subject) {
-        s.group = 'unlinked';
-        continue;
-      }
-      if (subject.identifier?.value) {
-        s.group = `id:${subject.identifier.system ?? ''}|${subject.identifier.value}`;
-        continue;
-      }
-      const target = subject.reference ? byRef.get(subject.reference) : undefined;
-      if (target?.entry.resource.resourceType === 'Patient') {
-        s.group = `entry:${target.entry.index}`;
-        continue;
-      }
-      if (subject.reference && (await d.links.find(sender, subject.reference))) {
-        s.group = `ref:${normalizeRef(subject.reference)}`;
-        continue;
-      }
-      if (r.resourceType === 'Observation') {
+    const groups = await groupByPatient(
+      slots.map((s) => s.entry),
+      { sender, links: d.links, unknownSubject: 'refuse' },
+    );
+    slots.forEach((s, i) => {
+      const g = groups[i]!;
+      if (g.group !== undefined) s.group = g.group;
+      else {
         s.status = 422;
-        s.issues.push(
-          issue(
-            'not-found',
-            'the subject is not a patient known to the gateway: send the Patient (with an identifier) first, in the same Bundle, or reference it by identifier',
-            `${s.entry.at}.subject`,
-          ),
-        );
-      } else s.group = 'unlinked';
-    }
+        s.issues.push(...g.issues);
+      }
+    });
   }
 
   async function receive(bytes: Buffer, o: ReceiveOptions): Promise<FhirAnswer> {
@@ -155,30 +120,17 @@ export function createFhirIntake(d: FhirIntakeDeps) {
     const bundleId = single ? '' : `Bundle/${parsed.body.id ?? '-'}`;
     try {
       for (const [key, members] of groups) {
-        const raw = whole
-          ? bytes
-          : Buffer.from(
-              JSON.stringify({
-                resourceType: 'Bundle',
-                type: 'collection',
-                entry: members.map((s) => ({
-                  ...(s.entry.fullUrl ? { fullUrl: s.entry.fullUrl } : {}),
-                  resource: s.entry.resource,
-                })),
-              }),
-            );
+        const raw = whole ? bytes : groupBundle(members.map((s) => s.entry));
         const first = members[0]!;
         const controlId = single
           ? `${first.identity.resource}|${first.identity.version}`
-          : `${bundleId}|sha256:${sha256(
-              members
-                .map((s) => `${s.identity.resource}|${s.identity.version}`)
-                .sort()
-                .join('\n'),
-            ).slice(0, 32)}`;
+          : groupControlId(
+              bundleId,
+              members.map((s) => s.entry),
+            );
         const messageType = single
           ? first.entry.resource.resourceType
-          : key === 'unlinked'
+          : key === UNLINKED
             ? 'Bundle:unlinked'
             : 'Bundle';
         // Patient links first, so that whoever processes this (or a later) message finds them.

@@ -7,12 +7,14 @@ import type { SourceClient } from '../../sources/client.js';
 import { resourceIdentity } from './input.js';
 import { parseNotification } from './notification.js';
 import { infoFromIdentifier, type PatientLinks, subjectOf } from './patients.js';
+import { type NotificationSplitter, SPLIT_MESSAGE_TYPE } from './split.js';
 
 /**
  * The FHIR edge of the pipeline: an inbox message of channel `fhir` or `subscription` (its JSON
  * bytes) -> one ClinicalEvent. Notification foci sent id-only, hasMember panel members not
  * included, and patients not yet known are read from the source server. Each resource version is
- * processed by the first message that carried it only (table fhir_resource_seen).
+ * processed by the first message that carried it only (table fhir_resource_seen). A notification
+ * naming several patients is split into one message per patient (split.ts) and recorded as such.
  */
 
 export interface FhirRow {
@@ -27,6 +29,8 @@ export interface RowNormalizerDeps {
   links: PatientLinks;
   identifiers: IdentifierMapping;
   sources: ReadonlyMap<string, SourceClient>;
+  /** Splits a notification naming several patients into one message per patient. */
+  splitter: NotificationSplitter;
 }
 
 export const FHIR_CHANNELS: ReadonlySet<string> = new Set(['fhir', 'subscription']);
@@ -114,6 +118,8 @@ export function createFhirRowNormalizer(d: RowNormalizerDeps) {
       throw new PermanentFailure('the stored FHIR input is not JSON');
     }
     const source = row.sender.startsWith('source:') ? d.sources.get(row.sender.slice(7)) : undefined;
+    await d.splitter.linkPart(row);
+    let notified = false;
     let items: Item[];
     let messageType = json.resourceType;
     const first = (json.entry as Array<{ resource?: Resource }> | undefined)?.[0]?.resource;
@@ -134,6 +140,7 @@ export function createFhirRowNormalizer(d: RowNormalizerDeps) {
         items.push({ resource: await fetchFrom(source, e.focus) }); // id-only
       }
       messageType = 'Bundle';
+      notified = true;
     } else if (json.resourceType === 'Bundle') {
       items = ((json.entry as Item[] | undefined) ?? []).filter((e) => e?.resource);
     } else items = [{ resource: json }];
@@ -153,11 +160,23 @@ export function createFhirRowNormalizer(d: RowNormalizerDeps) {
     if (messageType === 'Bundle' && !items.some((i) => i.resource.resourceType === 'Observation'))
       messageType = `Bundle(${[...new Set(items.map((i) => i.resource.resourceType))].sort().join(',') || 'empty'})`;
     // One stored input is one patient's: the REST door groups by patient before storing, and a
-    // notification naming several patients is refused here rather than scored under the first.
-    if (patientKeysOf(items).size > 1)
-      throw new PermanentFailure(
-        'the input holds resources of more than one patient; send one patient per notification',
-      );
+    // notification naming several patients is split here, each patient's part a message of its own
+    // (anything else naming several is refused rather than scored under the first).
+    if (patientKeysOf(items).size > 1) {
+      if (!notified) throw new PermanentFailure('the input holds resources of more than one patient');
+      // The parts are processed as messages of their own; this one records the split and no score.
+      await d.splitter.split(row, items);
+      return normalizeFhir({
+        source: {
+          channel: row.channel,
+          messageId: row.message_id,
+          controlId: row.control_id,
+          messageType: SPLIT_MESSAGE_TYPE,
+        },
+        patient: { identifiers: [] },
+        resources: [],
+      });
+    }
     const patient = await patientOf(row, items, source);
     // Without Observations there is nothing to score: the message is recorded as ignored by its type.
     if (!patient && items.some((i) => i.resource.resourceType === 'Observation'))

@@ -1,6 +1,7 @@
 import { Counter, Gauge } from 'prom-client';
 import type { GatewayConfig } from '../../config/schema.js';
 import type { Database } from '../../db/database.js';
+import { createLineageStore } from '../../lineage/store.js';
 import type { Logger } from '../../observability/logger.js';
 import { errorInfo } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
@@ -11,6 +12,7 @@ import { createFhirIntake } from './intake.js';
 import { createPatientLinks } from './patients.js';
 import { createSubscriptionReceiver } from './receiver.js';
 import { createFhirRowNormalizer } from './rows.js';
+import { createNotificationSplitter } from './split.js';
 import { createSubscriptionStore, lastHeard } from './subscription-store.js';
 
 /**
@@ -85,7 +87,8 @@ export function createFhirIngest(o: FhirIngestOptions) {
       if (kind === 'event') o.metrics.messagesReceived.inc({ channel: 'subscription' });
     },
   });
-  const normalizeRow = createFhirRowNormalizer({ db, links, identifiers, sources });
+  const splitter = createNotificationSplitter({ db, inbox: o.inbox, lineage: createLineageStore(db), links });
+  const normalizeRow = createFhirRowNormalizer({ db, links, identifiers, sources, splitter });
 
   /** Alerts (log + metric) once per silence for each subscription heard from longer ago than its period allows. */
   async function checkHeartbeats(now = Date.now()): Promise<number> {
