@@ -332,6 +332,87 @@ describe('FHIR subscriptions: SMART Backend Services source, id-only, gaps, repl
     );
   });
 
+  it('catches up for a subscription created on the source directly, reading its filter from the source', async () => {
+    const SD = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition';
+    // Made by the EHR's own tooling, not by `gateway subscriptions create`: the gateway knows nothing of it.
+    await src.store.update('Subscription', 'direct-sub', {
+      resourceType: 'Subscription',
+      id: 'direct-sub',
+      meta: { profile: [`${SD}/backport-subscription`] },
+      status: 'active',
+      reason: 'made on the EHR',
+      criteria: 'http://example.org/topic/vital-signs',
+      _criteria: {
+        extension: [
+          { url: `${SD}/backport-filter-criteria`, valueString: 'Observation?subject=Patient/dir-pat' },
+        ],
+      },
+      channel: {
+        extension: [{ url: `${SD}/backport-heartbeat-period`, valueUnsignedInt: 3600 }],
+        type: 'rest-hook',
+        endpoint: `${t.gw.httpUrl}/ingest/fhir/subscription`,
+        payload: 'application/fhir+json',
+        _payload: { extension: [{ url: `${SD}/backport-payload-content`, valueCode: 'full-resource' }] },
+      },
+    });
+    const sub = `${src.fhirUrl}/Subscription/direct-sub`;
+    const resources = vitalsResources('MRN-DIR', AT, 'dir');
+    for (const res of resources) await src.store.update(res.resourceType, res.id, res);
+    const full = (since: number, n: number, list: Json[]) => {
+      const body = notification(sub, 'event-notification', since, [{ n }]);
+      (body.entry as Json[]).push(
+        ...list.map((resource) => ({
+          fullUrl: `${src.fhirUrl}/${resource.resourceType}/${resource.id}`,
+          resource,
+        })),
+      );
+      return body;
+    };
+    assert.equal((await notify(notification(sub, 'handshake', 0, []))).status, 200);
+    const first = await notify(full(1, 1, resources));
+    assert.equal(first.status, 202, text(first.body));
+    await t.gw.idle();
+    assert.equal((await scores('MRN-DIR')).length, 1);
+    // Event 2 (a newer respiratory rate) is never delivered; event 3 (a heart rate) is.
+    const subject = { reference: 'Patient/dir-pat' };
+    const rr2 = quantityObs('dir-rr2', subject, '9279-1', 32, '/min', '2024-03-05T08:00:00+00:00');
+    const hr3 = quantityObs('dir-hr3', subject, '8867-4', 135, '/min', '2024-03-05T08:30:00+00:00');
+    await src.store.update('Observation', 'dir-rr2', rr2);
+    await src.store.update('Observation', 'dir-hr3', hr3);
+    const unauthorizedBefore = src.unauthorized;
+    const r = await notify(full(3, 3, [hr3]));
+    assert.equal(r.status, 202, text(r.body));
+    assert.match(text(r.body), /events 2\.\.2 missed: catching up/);
+    // The catch-up runs after the answer: wait for the missed Observation to be stored and processed.
+    const missed = encodeURIComponent('Observation/dir-rr2|v:1');
+    let recs: LineageRecord[] = [];
+    for (let i = 0; i < 100 && recs[0]?.status !== 'processed'; i++) {
+      await new Promise((res) => setTimeout(res, 50));
+      await t.gw.idle();
+      const res = await fetch(`${t.gw.httpUrl}/lineage?controlId=${missed}`, { headers: auth() });
+      recs = (await res.json()) as LineageRecord[];
+    }
+    // The filter was read from the source's Subscription (with a bearer token) and stored.
+    const subs = (await (await fetch(`${t.gw.httpUrl}/subscriptions`, { headers: auth() })).json()) as {
+      subscriptions: Array<Record<string, unknown>>;
+    };
+    const direct = subs.subscriptions.find((x) => x.subscription === 'direct-sub');
+    assert.equal(direct?.filterCriteria, 'Observation?subject=Patient/dir-pat');
+    assert.equal(direct?.topic, 'http://example.org/topic/vital-signs');
+    assert.equal(direct?.heartbeatSeconds, 3600);
+    assert.equal(direct?.payload, 'full-resource');
+    assert.equal(src.unauthorized, unauthorizedBefore, 'every read carried a valid token');
+    // The missed Observation was fetched by the catch-up, stored as a message of its own and scored.
+    assert.equal(recs.length, 1, 'the missed Observation was fetched by the catch-up');
+    assert.equal(recs[0]!.status, 'processed');
+    assert.equal(recs[0]!.outputs.length, 1, 'the catch-up message was scored');
+    const derived = (await scores('MRN-DIR')).map((e) => JSON.stringify(e.resource.derivedFrom));
+    assert.ok(
+      derived.some((d) => d.includes(`${src.fhirUrl}/Observation/dir-rr2`)),
+      'a score derived from the missed respiratory rate',
+    );
+  });
+
   it('`gateway subscriptions status` shows the last event number and heartbeat', async () => {
     assert.equal((await notify(notification(subUrl, 'heartbeat', 3, []))).status, 200);
     const r = await cli(['subscriptions', 'status']);

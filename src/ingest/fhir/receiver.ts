@@ -7,6 +7,7 @@ import type { Inbox } from '../inbox.js';
 import { isError, issue, resourceIdentity, sha256, validateResource } from './input.js';
 import { type FhirAnswer, outcome } from './intake.js';
 import { type Notification, parseNotification, subscriptionId } from './notification.js';
+import { subscriptionFacts } from './subscription-resource.js';
 import type { SubscriptionStore } from './subscription-store.js';
 
 /**
@@ -15,7 +16,9 @@ import type { SubscriptionStore } from './subscription-store.js';
  * processed like any FHIR input (full-resource payloads directly, id-only foci fetched from the
  * source server when processed). Event numbers are tracked per subscription: a notification whose
  * events were all received before is a replay (acknowledged, ignored); one that skips numbers
- * raises a catch-up search on the source server for what was missed.
+ * raises a catch-up search on the source server for what was missed, with the subscription's
+ * filter criteria (stored when the gateway created it, else read from its Subscription on the
+ * source server and stored then).
  */
 
 export interface ReceiverDeps {
@@ -48,7 +51,30 @@ export function createSubscriptionReceiver(d: ReceiverDeps) {
     return d.sources.size === 1 ? [...d.sources.values()][0] : undefined;
   }
 
-  /** Searches the source for what the subscription's filter selects; each result becomes a message. */
+  /**
+   * The subscription's filter criteria: as stored (`gateway subscriptions create`), else read from
+   * its Subscription resource on the source server and stored (one created there directly).
+   */
+  async function filtersOf(source: SourceClient, subscription: string): Promise<string[]> {
+    const known = (await d.store.find(subscription))?.filterCriteria;
+    if (known) return known.split('\n');
+    const facts = subscriptionFacts(await source.read(`Subscription/${subscription}`));
+    await d.store.register({
+      source: source.name,
+      subscription,
+      ...(facts.topic ? { topic: facts.topic } : {}),
+      ...(facts.filters.length > 0 ? { filterCriteria: facts.filters.join('\n') } : {}),
+      ...(facts.payload ? { payload: facts.payload } : {}),
+      ...(facts.heartbeatSeconds ? { heartbeatSeconds: facts.heartbeatSeconds } : {}),
+    });
+    d.logger.info(
+      { source: source.name, subscription, filters: facts.filters.length },
+      'subscription read from the source server',
+    );
+    return facts.filters;
+  }
+
+  /** Searches the source for what the subscription's filters select; each result becomes a message. */
   async function catchUp(
     source: SourceClient,
     subscription: string,
@@ -56,32 +82,33 @@ export function createSubscriptionReceiver(d: ReceiverDeps) {
     to: number,
   ): Promise<void> {
     d.onEvent?.('catch-up');
-    const state = await d.store.find(subscription);
-    const criteria = state?.filterCriteria;
-    if (!criteria) {
+    const filters = await filtersOf(source, subscription);
+    if (filters.length === 0) {
       d.logger.warn(
         { source: source.name, subscription, from, to },
         'events missed but the subscription has no filter criteria to catch up with',
       );
       return;
     }
-    const [type, query = ''] = criteria.split('?') as [string, string?];
-    const params = Object.fromEntries(new URLSearchParams(query));
-    const bundle = (await source.search(type, { ...params, _count: '1000' })) as Bundle;
     let stored = 0;
-    for (const e of bundle.entry ?? []) {
-      const r = e.resource as Resource | undefined;
-      if (!r || (e.search?.mode && e.search.mode !== 'match')) continue;
-      if (validateResource(r, r.resourceType).some(isError)) continue;
-      const id = resourceIdentity(r);
-      const a = await d.inbox.accept({
-        channel: 'subscription',
-        sender: sourceSender(source.name),
-        controlId: `${id.resource}|${id.version}`,
-        messageType: r.resourceType,
-        raw: Buffer.from(JSON.stringify(r)),
-      });
-      if (!a.duplicate) stored++;
+    for (const criteria of filters) {
+      const [type, query = ''] = criteria.split('?') as [string, string?];
+      const params = Object.fromEntries(new URLSearchParams(query));
+      const bundle = (await source.search(type, { ...params, _count: '1000' })) as Bundle;
+      for (const e of bundle.entry ?? []) {
+        const r = e.resource as Resource | undefined;
+        if (!r || (e.search?.mode && e.search.mode !== 'match')) continue;
+        if (validateResource(r, r.resourceType).some(isError)) continue;
+        const id = resourceIdentity(r);
+        const a = await d.inbox.accept({
+          channel: 'subscription',
+          sender: sourceSender(source.name),
+          controlId: `${id.resource}|${id.version}`,
+          messageType: r.resourceType,
+          raw: Buffer.from(JSON.stringify(r)),
+        });
+        if (!a.duplicate) stored++;
+      }
     }
     d.logger.info({ source: source.name, subscription, from, to, stored }, 'subscription catch-up done');
   }

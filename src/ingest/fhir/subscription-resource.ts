@@ -43,3 +43,36 @@ export function buildSubscription(r: SubscriptionRequest): Resource {
     },
   };
 }
+
+/** What the gateway needs to know of a Subscription read from a source server. */
+export interface SubscriptionFacts {
+  topic?: string;
+  /** Backport filter criteria (`Observation?patient=Patient/123`): what a catch-up searches. */
+  filters: string[];
+  payload?: string;
+  heartbeatSeconds?: number;
+  status?: string;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: FHIR JSON is read defensively.
+type Json = any;
+
+const extensions = (v: Json, url: string): Json[] =>
+  (Array.isArray(v?.extension) ? v.extension : []).filter((e: Json) => e?.url === url);
+
+/** Reads an R4 Subscription on the Backport IG profile (pure): topic, filters, payload, heartbeat. */
+export function subscriptionFacts(s: Resource): SubscriptionFacts {
+  const r = s as Json;
+  const filters = extensions(r._criteria, `${SD}/backport-filter-criteria`)
+    .map((e) => e.valueString)
+    .filter((v): v is string => typeof v === 'string' && /^[A-Z][A-Za-z]+(\?.*)?$/.test(v));
+  const heartbeat = extensions(r.channel, `${SD}/backport-heartbeat-period`)[0]?.valueUnsignedInt;
+  const payload = extensions(r.channel?._payload, `${SD}/backport-payload-content`)[0]?.valueCode;
+  return {
+    ...(typeof r.criteria === 'string' && r.criteria ? { topic: r.criteria } : {}),
+    filters,
+    ...(typeof payload === 'string' ? { payload } : {}),
+    ...(Number.isInteger(heartbeat) && heartbeat > 0 ? { heartbeatSeconds: heartbeat } : {}),
+    ...(typeof r.status === 'string' ? { status: r.status } : {}),
+  };
+}
