@@ -258,15 +258,11 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       }),
       breaker,
     );
-    const egress = createOruEgress({
-      ...config.egress.oru,
-      lineage,
-      logger,
-      metrics,
-    });
+    // Results and application ACKs wait in the outbox table; rows a previous run left are resumed.
+    const egress = createOruEgress({ ...config.egress.oru, db, lineage, logger, metrics, cipher });
     closers.set('egress', () => egress.close());
     const pipeline = createPipeline({
-      ...(config.egress.oru.destinations.length > 0 ? { onOutputs: oruHook(egress, models) } : {}),
+      ...(config.egress.oru.destinations.length > 0 ? { onFinish: oruHook(egress, models) } : {}),
       db,
       lineage,
       mappings,

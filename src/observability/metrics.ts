@@ -68,6 +68,18 @@ export function createMetrics() {
       labelNames: ['destination', 'outcome'] as const,
       registers: [registry],
     }),
+    egressPending: new Gauge({
+      name: 'gateway_egress_pending',
+      help: 'Outbox rows (ORU results, application ACKs) not yet acknowledged by their destination, by kind',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    appAckAttempts: new Counter({
+      name: 'gateway_app_ack_attempts_total',
+      help: 'Enhanced-mode application ACKs sent to MLLP destinations, by destination and outcome',
+      labelNames: ['destination', 'outcome'] as const,
+      registers: [registry],
+    }),
     fhirCircuitState: new Gauge({
       name: 'gateway_fhir_circuit_state',
       help: 'Circuit breaker around the FHIR writer: 0 closed, 1 half-open, 2 open',

@@ -1,5 +1,4 @@
-import type { Database } from '../db/database.js';
-import type { WrittenOutputs } from '../egress/oru/hook.js';
+import type { Database, Queryable } from '../db/database.js';
 import { GatewayError } from '../errors/codes.js';
 import { extractFeatures, triggersScoring, usesMessageType } from '../features/extract.js';
 import type { Mapping } from '../features/mapping.js';
@@ -44,8 +43,8 @@ export interface PipelineDeps {
   /** Opens raw bodies sealed at rest. */
   cipher: RawCipher;
   now?: () => Date;
-  /** Called once a message's outputs are written and recorded (ORU results back to senders). */
-  onOutputs?(written: WrittenOutputs): void;
+  /** Rows written with a message's outcome, in its transaction (the egress outbox: ORU, application ACKs). */
+  onFinish?: FinishHook;
   /** FHIR inputs (channels `fhir`, `subscription`): JSON bytes -> event (src/ingest/fhir/rows.ts). */
   normalizeFhir?(row: InboxRow, bytes: Buffer): Promise<ClinicalEvent>;
 }
@@ -63,6 +62,31 @@ export interface InboxRow {
   raw: Uint8Array | null;
   status: string;
   attempts?: number;
+}
+
+/** How a message's processing ended, as the hooks that write with it see it. */
+export interface FinishedMessage {
+  messageId: string;
+  status: 'processed' | 'ignored' | 'failed';
+  reason: string | null;
+  /** Failed: the step (parse, map, infer, write, retries) and HL7 table 0357 code when one fits. */
+  failedAt?: string;
+  errorCode?: string;
+  stages: readonly LineageEntryInput[];
+  outputs: readonly LineageOutput[];
+  /** Set once the message was normalized. */
+  event?: ClinicalEvent;
+  /** The raw bytes, when this run opened them. */
+  bytes?: Buffer;
+}
+
+/**
+ * Called inside the transaction that records a message's outcome (so what it writes commits with
+ * it, exactly once), then `committed()` after that transaction committed.
+ */
+export interface FinishHook {
+  write(tx: Queryable, finished: FinishedMessage): Promise<void>;
+  committed(): void;
 }
 
 /** Where a failure happened, for the dead-letter store. */
@@ -89,20 +113,31 @@ export function createPipeline(d: PipelineDeps) {
     reason: string | null,
     stages: LineageEntryInput[],
     failure?: FailurePoint,
+    more: Pick<FinishedMessage, 'event' | 'outputs' | 'bytes' | 'errorCode'> = { outputs: [] },
   ) {
-    await d.db.transaction(async (tx) => {
+    const done = await d.db.transaction(async (tx) => {
       const r = await tx.query(
         `update inbox set status = $2, status_reason = $3, updated_at = now()
           where message_id = $1 and status = 'received'`,
         [messageId, status, reason],
       );
       // Another worker finished it first (a retried job): keep its record only.
-      if (r.rowCount !== 1) return;
+      if (r.rowCount !== 1) return false;
       await d.lineage.append(tx, stages);
       if (status === 'failed' && failure)
         await recordDeadLetter(tx, { messageId, reason: reason ?? 'failed', at: now(), ...failure });
       else await resolveDeadLetter(tx, messageId, now());
+      await d.onFinish?.write(tx, {
+        messageId,
+        status: status as FinishedMessage['status'],
+        reason,
+        ...(failure ? { failedAt: failure.stage } : {}),
+        stages,
+        ...more,
+      });
+      return true;
     });
+    if (done) d.onFinish?.committed();
     d.metrics.messagesProcessed.inc({ outcome: status });
   }
 
@@ -131,11 +166,12 @@ export function createPipeline(d: PipelineDeps) {
     const stage = (name: string, detail: Record<string, unknown>) =>
       stages.push({ messageId, stage: name, at: now().toISOString(), detail });
     const point: FailurePoint = { stage: 'parse', attempts: attempt };
+    let bytes: Buffer | undefined;
+    let parsedEvent: ClinicalEvent | undefined;
 
     try {
       const raw = row.raw;
       if (!raw) throw new PermanentFailure(new GatewayError('GW_RAW_PRUNED').message);
-      let bytes: Buffer;
       try {
         bytes = d.cipher.open(raw);
       } catch (err) {
@@ -144,10 +180,11 @@ export function createPipeline(d: PipelineDeps) {
       }
       const fhir = d.normalizeFhir && (row.channel === 'fhir' || row.channel === 'subscription');
       const event: ClinicalEvent = await timed('parse', { messageId }, () => {
-        if (fhir) return d.normalizeFhir!(row, bytes);
-        const msg = parseHl7(decodeHl7Bytes(bytes).text); // by MSH-18
+        if (fhir) return d.normalizeFhir!(row, bytes!);
+        const msg = parseHl7(decodeHl7Bytes(bytes!).text); // by MSH-18
         return normalizeHl7(msg, { channel: row.channel, messageId }, { defaultTimezone: d.defaultTimezone });
       });
+      parsedEvent = event;
       stage('parsed', {
         messageType: event.source.messageType,
         version: event.source.version ?? null,
@@ -158,7 +195,11 @@ export function createPipeline(d: PipelineDeps) {
       const used = d.mappings.filter((m) => usesMessageType(m, event.source.messageType));
       if (used.length === 0) {
         stage('ignored', { reason: `no mapping uses message type ${event.source.messageType}` });
-        await finish(messageId, 'ignored', 'no mapping uses this message type', stages);
+        await finish(messageId, 'ignored', 'no mapping uses this message type', stages, undefined, {
+          event,
+          outputs: [],
+          bytes: bytes!,
+        });
         return;
       }
       const key = patientKey(event.patient);
@@ -277,8 +318,7 @@ export function createPipeline(d: PipelineDeps) {
         });
       }
       if (outputs.length > 0) stage('written', { outputs });
-      await finish(messageId, 'processed', null, stages);
-      if (outputs.length > 0) d.onOutputs?.({ messageId, event, stages, outputs });
+      await finish(messageId, 'processed', null, stages, undefined, { event, outputs, bytes: bytes! });
     } catch (err) {
       if (
         err instanceof PermanentFailure ||
@@ -292,7 +332,12 @@ export function createPipeline(d: PipelineDeps) {
           during: point.stage,
           ...(point.model ? { model: point.model } : {}),
         });
-        await finish(messageId, 'failed', err instanceof Error ? err.message : String(err), stages, point);
+        await finish(messageId, 'failed', err instanceof Error ? err.message : String(err), stages, point, {
+          outputs: [],
+          ...(parsedEvent ? { event: parsedEvent } : {}),
+          ...(bytes ? { bytes } : {}),
+          ...(err instanceof Hl7ParseError ? { errorCode: err.code } : {}),
+        });
         return;
       }
       // Anything else (the FHIR server or the database away, a time-out, a bug) is retried with

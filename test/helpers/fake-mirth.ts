@@ -10,10 +10,12 @@ export interface FakeMirth {
 
 /**
  * A stand-in for a Mirth TCP Listener: real MLLP over a real socket, answering each message with
- * the ACK code `answer(message, n)` picks (n counts from 1), or not at all for 'none'.
+ * the ACK code `answer(message, n)` picks (n counts from 1), or not at all for 'none'. `port`: a
+ * fixed port (a destination that comes back up where it was), else a free one.
  */
 export async function startFakeMirth(
   answer: (message: string, n: number) => string | 'none',
+  port = 0,
 ): Promise<FakeMirth> {
   const received: string[] = [];
   const server: Server = createServer((socket) => {
@@ -35,7 +37,7 @@ export async function startFakeMirth(
     });
     socket.on('error', () => {});
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
   const a = server.address();
   return {
     port: typeof a === 'object' && a ? a.port : 0,

@@ -1,26 +1,18 @@
-import type { LineageEntryInput } from '../../lineage/chain.js';
-import type { LineageOutput } from '../../lineage/store.js';
 import type { ModelRegistry } from '../../models/registry.js';
-import type { ClinicalEvent } from '../../normalize/event.js';
 import { primaryIdentifier } from '../../normalize/patient-key.js';
+import type { FinishHook } from '../../pipeline/process.js';
 import type { ResultToSend } from './message.js';
 import type { OruEgress } from './sender.js';
 
-/** What the pipeline hands over after a message's outputs are written (PipelineDeps.onOutputs). */
-export interface WrittenOutputs {
-  messageId: string;
-  event: ClinicalEvent;
-  stages: readonly LineageEntryInput[];
-  outputs: readonly LineageOutput[];
-}
-
 /**
- * Turns the pipeline's record of one message (its `inferred` stages and written outputs) into an ORU
- * job for the egress: the score and interpretation from `inferred`, the Observation from `written`,
- * the output code and unit from the model card.
+ * Turns the pipeline's record of one processed message (its `inferred` stages and written outputs)
+ * into an ORU job, stored in the outbox in the transaction that records the message as processed:
+ * the score and interpretation from `inferred`, the Observation from `written`, the output code and
+ * unit from the model card.
  */
-export function oruHook(egress: OruEgress, models: ModelRegistry): (w: WrittenOutputs) => void {
-  return (w) => {
+export function oruHook(egress: OruEgress, models: ModelRegistry): FinishHook {
+  const write: FinishHook['write'] = async (tx, w) => {
+    if (w.status !== 'processed' || !w.event || w.outputs.length === 0) return;
     const pid = primaryIdentifier(w.event.patient);
     if (!pid) return;
     const results: ResultToSend[] = [];
@@ -48,12 +40,16 @@ export function oruHook(egress: OruEgress, models: ModelRegistry): (w: WrittenOu
       });
     }
     if (results.length === 0) return;
-    egress.enqueue({
-      messageId: w.messageId,
-      patient: { value: pid.value, ...(pid.assigner ? { assigner: pid.assigner } : {}) },
-      sourceControlId: w.event.source.controlId,
-      effectiveAt: w.event.occurredAt ?? new Date().toISOString(),
-      results,
-    });
+    await egress.enqueue(
+      {
+        messageId: w.messageId,
+        patient: { value: pid.value, ...(pid.assigner ? { assigner: pid.assigner } : {}) },
+        sourceControlId: w.event.source.controlId,
+        effectiveAt: w.event.occurredAt ?? new Date().toISOString(),
+        results,
+      },
+      tx,
+    );
   };
+  return { write, committed: () => egress.wake() };
 }
