@@ -1,16 +1,12 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
-import { checkMappings } from '../features/check.js';
-import { formatMappingError, loadMappings } from '../features/mapping.js';
+import { loadMappings } from '../features/mapping.js';
 import { splitMessages } from '../hl7/batch.js';
 import { decodeHl7Bytes, encodeForCharset } from '../hl7/charset.js';
-import { parseHl7 } from '../hl7/parser.js';
 import { MllpClient } from '../ingest/mllp/client.js';
 import { checkFeatureOrder, loadModels } from '../models/registry.js';
-import type { ClinicalEvent } from '../normalize/event.js';
-import { normalizeHl7 } from '../normalize/hl7v2.js';
 import { callApi, resolveApi } from './api.js';
 import { formatTimeline } from './timeline.js';
 import { UsageError } from './usage-error.js';
@@ -108,45 +104,7 @@ export async function runSend(args: string[]): Promise<number> {
   return failures > 0 ? 1 : 0;
 }
 
-function fixtureEvents(dir: string): ClinicalEvent[] {
-  if (!existsSync(dir)) return [];
-  const events: ClinicalEvent[] = [];
-  for (const f of readdirSync(dir)
-    .filter((x) => x.endsWith('.hl7'))
-    .sort()) {
-    const { messages } = splitMessages(readFileSync(join(dir, f), 'utf8'));
-    messages.forEach((text, i) => {
-      try {
-        events.push(normalizeHl7(parseHl7(text), { channel: 'fixture', messageId: `${f}#${i + 1}` }));
-      } catch {
-        // Fixtures that are meant to be malformed are not dry-run material.
-      }
-    });
-  }
-  return events;
-}
-
-/** `gateway mappings check`: schema, units, model binding, and a dry run over the fixtures. */
-export function runMappingsCheck(args: string[]): number {
-  const { values } = parseArgs({ args, options: { dir: { type: 'string' }, fixtures: { type: 'string' } } });
-  const config = loadConfig();
-  const dir = resolve(values.dir ?? config.paths.mappings);
-  const events = fixtureEvents(resolve(values.fixtures ?? 'fixtures/hl7v2'));
-  const report = checkMappings(dir, events);
-  for (const e of report.errors) err(formatMappingError(e));
-  for (const r of report.dryRun) {
-    out(
-      `${r.mapping} <- ${r.event}: ${r.values} value(s)${r.rejected.length ? `, ${r.rejected.length} rejected` : ''}${r.triggered ? ', triggers scoring' : ''}`,
-    );
-    for (const x of r.rejected) out(`    rejected ${x.feature}: ${x.reason}`);
-  }
-  if (report.errors.length > 0) {
-    err(`${report.errors.length} error(s) in ${dir}`);
-    return 1;
-  }
-  out(`mappings ok: ${dir} (${events.length} fixture event(s) dry-run)`);
-  return 0;
-}
+export { runMappingsCheck } from './mappings-check.js';
 
 /** `gateway models list|card NAME`. Loading verifies every ONNX file against its card. */
 export async function runModels(sub: string | undefined, args: string[]): Promise<number> {

@@ -2,6 +2,7 @@ import type { ClinicalEvent } from '../normalize/event.js';
 import {
   eventTime,
   extractFeatures,
+  type FeatureValue,
   type RejectedValue,
   triggersScoring,
   usesMessageType,
@@ -23,6 +24,13 @@ export interface DryRunResult {
   /** Feature values extracted. */
   values: number;
   features: string[];
+  /** Each value extracted, in the feature's unit, with what it was converted from and how it was found. */
+  extracted: Array<
+    Pick<FeatureValue, 'feature' | 'value' | 'unit' | 'sourceRef' | 'sourceUnit' | 'sourceValue'> & {
+      /** The feature's FHIRPath, when a FHIR value was found by it. */
+      fhirpath?: string;
+    }
+  >;
   rejected: RejectedValue[];
   triggered: boolean;
   /** Whether this event alone would fill every required feature. */
@@ -49,6 +57,18 @@ export function checkMappings(dir: string, events: readonly ClinicalEvent[]): Ch
         listens: usesMessageType(mapping, event.source.messageType),
         values: values.length,
         features: values.map((v) => v.feature),
+        extracted: values.map((v) => {
+          const fhirpath = event.fhir && mapping.features.find((f) => f.name === v.feature)?.fhirpath;
+          return {
+            feature: v.feature,
+            value: v.value,
+            unit: v.unit,
+            sourceRef: v.sourceRef,
+            ...(v.sourceUnit !== undefined ? { sourceUnit: v.sourceUnit } : {}),
+            ...(v.sourceValue !== undefined ? { sourceValue: v.sourceValue } : {}),
+            ...(fhirpath ? { fhirpath } : {}),
+          };
+        }),
         rejected,
         triggered: triggersScoring(event, mapping, values),
         complete: vector?.complete ?? false,

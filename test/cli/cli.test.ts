@@ -3,6 +3,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { vitalsTransaction } from '../fhir-ingest/resources.js';
 import { runCli } from '../helpers/cli.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { adtA01, vitalsOru } from '../helpers/messages.js';
@@ -91,6 +92,49 @@ describe('gateway command line', () => {
     const bad = await runCli(['mappings', 'check', '--dir', broken], env);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, new RegExp(`vitals-deterioration\\.yaml:${line} features\\[0\\]\\.unit`));
+  });
+
+  it('mappings check dry-runs FHIR files: features per mapping, units converted, refusals by file and element', async () => {
+    const fhir = mkdtempSync(join(tmpdir(), 'gw-fhir-'));
+    const vitals = join(fhir, 'vitals.json');
+    writeFileSync(vitals, JSON.stringify(vitalsTransaction('MRN-DRY', '2024-03-05T07:30:00+00:00', 'dry')));
+    const ok = await runCli(['mappings', 'check', '--fhir', vitals], env);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /fhir \S*vitals\.json \(bundle\): 1 patient group\(s\)/);
+    assert.match(ok.stdout, /vitals-deterioration <- vitals\.json: \d+ value\(s\), triggers scoring/);
+    assert.match(ok.stdout, /heart_rate = 128 \/min {2}from Observation\/dry-hr/);
+    assert.match(ok.stdout, /body_temperature = 39 Cel {2}\(converted from 102\.2 \[degF\]\)/);
+    assert.match(
+      ok.stdout,
+      /systolic_bp = 86 mm\[Hg\] {2}from Observation\/dry-bp\S* {2}fhirpath: Observation\./,
+    );
+    assert.match(ok.stdout, /mappings ok: .*1 FHIR file\(s\) dry-run, 0 would be refused/);
+
+    // A directory: an invalid Observation, a transaction with one bad entry, a file that is not JSON.
+    const bad = structuredClone(vitalsTransaction('MRN-BAD', '2024-03-05T07:30:00+00:00', 'bad'));
+    const entry1 = bad.entry[1]!.resource as Record<string, unknown>;
+    entry1.status = 'done';
+    writeFileSync(join(fhir, 'bad-transaction.json'), JSON.stringify(bad));
+    writeFileSync(
+      join(fhir, 'bad-observation.json'),
+      JSON.stringify({ resourceType: 'Observation', status: 'final', subject: { reference: 'Patient/x' } }),
+    );
+    writeFileSync(join(fhir, 'not-json.json'), '{"resourceType": ');
+    const r = await runCli(['mappings', 'check', '--fhir', fhir], env);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(
+      r.stderr,
+      /bad-transaction\.json: Bundle\.entry\[1\]\.resource\.status: .*\(refused: HTTP 400\)/,
+    );
+    assert.match(r.stderr, /bad-observation\.json: Observation\.code: .*\(refused: HTTP 400\)/);
+    assert.match(r.stderr, /not-json\.json: \$this: the file is not JSON/);
+    assert.match(r.stderr, /3 FHIR file\(s\) hold input the gateway would refuse/);
+    assert.doesNotMatch(r.stderr, /MRN-BAD/, 'no identifier in an error text');
+    assert.match(r.stdout, /vitals-deterioration <- vitals\.json/, 'the good file is still dry-run');
+
+    const missing = await runCli(['mappings', 'check', '--fhir', join(fhir, 'nope.json')], env);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /no such file or directory/);
   });
 
   it('an unknown command prints the usage and exits 2', async () => {
