@@ -5,8 +5,14 @@
  * the event loop, and everything that queued while the previous batch ran). A full queue refuses
  * at once (back-pressure, with a retry hint); a request whose deadline passes before its batch
  * starts is refused rather than run late.
+ *
+ * The queue is a FIFO of batch-sized blocks, reused: a request's row is written into its block's
+ * Float32Array when it is submitted, so a batch goes to the model as it stands, without a copy,
+ * and nothing on the path is O(queue). The clock is read once per block, not per request: a
+ * request's deadline counts from the moment its block took its first request (never later than
+ * its own arrival, so a deadline can only come early, never late).
  */
-import type { LoadedModel } from './onnx-model.js';
+import { type LoadedModel, ModelInputError, type Scores } from './onnx-model.js';
 
 export interface BatcherOptions {
   maxBatchSize: number;
@@ -15,6 +21,18 @@ export interface BatcherOptions {
   maxQueue: number;
   /** Deadline of a request that names none, from submission. */
   deadlineMs: number;
+}
+
+/** What a batcher reports as it works (metrics); every call is per batch or per refusal. */
+export interface BatcherObserver {
+  /** A batch started: its rows and how long its first (longest-waiting) request waited. */
+  batch(rows: number, queueDelayMs: number): void;
+  refused(): void;
+  expired(n: number): void;
+  /** The batcher exists (its queue can be read from now on). */
+  opened?(batcher: Batcher): void;
+  /** The batcher closed: stop reading its queue. */
+  closed?(): void;
 }
 
 export class ModelOverloadedError extends Error {
@@ -52,119 +70,258 @@ export interface Batcher {
   close(): Promise<void>;
 }
 
-type Run = (data: Float32Array, n: number) => Promise<ArrayLike<number>>;
+/** Scores `n` rows of `data`: one score per row, or the model's output column (see Scores). */
+type Run = (data: Float32Array, n: number) => Promise<ArrayLike<number> | Scores>;
 
-export function createBatcher(label: string, width: number, run: Run, o: BatcherOptions): Batcher {
-  // Parallel arrays instead of an object per request: the queue is on the hot path.
-  let rows: Array<ArrayLike<number>> = [];
-  let resolves: Array<(v: number) => void> = [];
-  let rejects: Array<(e: unknown) => void> = [];
-  let deadlines: number[] = [];
+type Resolve = (v: number) => void;
+type Reject = (e: unknown) => void;
+
+/** Up to maxBatchSize requests: their rows in place, their promises, their deadlines. */
+interface Block {
+  readonly data: Float32Array;
+  readonly resolves: Resolve[];
+  readonly rejects: Reject[];
+  readonly deadlines: Float64Array;
+  n: number;
+  /** Clock when the first request arrived. */
+  opened: number;
+  minDeadline: number;
+}
+
+/** Blocks kept for reuse; more are made (and left to the GC) only under a burst. */
+const POOL = 4;
+
+export function createBatcher(
+  label: string,
+  width: number,
+  run: Run,
+  o: BatcherOptions,
+  observer?: BatcherObserver,
+): Batcher {
+  const max = o.maxBatchSize;
+  const blocks: Block[] = [];
+  let head = 0;
+  const pool: Block[] = [];
+  let queued = 0;
   let running = false;
-  let timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let immediate: NodeJS.Immediate | undefined;
   let closed = false;
   let idle: (() => void) | undefined;
   const stats: BatcherStats = { batches: 0, rows: 0, refused: 0, expired: 0 };
-  const buffer = new Float32Array(o.maxBatchSize * width);
-
-  const schedule = () => {
-    if (timer || running || rows.length === 0) return;
-    if (rows.length >= o.maxBatchSize || o.maxQueueDelayMs <= 0) {
-      timer = setImmediate(fire);
-    } else {
-      timer = setTimeout(fire, o.maxQueueDelayMs);
-    }
+  // The promise executor, shared: it hands back the resolving functions without a closure per request.
+  let capturedResolve: Resolve | undefined;
+  let capturedReject: Reject | undefined;
+  const capture = (res: Resolve, rej: Reject) => {
+    capturedResolve = res;
+    capturedReject = rej;
   };
-  function fire() {
-    timer = undefined;
-    void dispatch();
-  }
 
-  async function dispatch(): Promise<void> {
-    if (running || rows.length === 0) return;
-    running = true;
-    const take = Math.min(o.maxBatchSize, rows.length);
-    const now = performance.now();
-    const res: Array<(v: number) => void> = [];
-    const rej: Array<(e: unknown) => void> = [];
-    let n = 0;
-    for (let i = 0; i < take; i++) {
-      if (deadlines[i]! < now) {
-        stats.expired++;
-        rejects[i]!(new ModelDeadlineError(label, o.deadlineMs));
+  const newBlock = (): Block =>
+    pool.pop() ?? {
+      data: new Float32Array(max * width),
+      resolves: new Array<Resolve>(max),
+      rejects: new Array<Reject>(max),
+      deadlines: new Float64Array(max),
+      n: 0,
+      opened: 0,
+      minDeadline: 0,
+    };
+  const release = (b: Block) => {
+    b.n = 0;
+    b.resolves.fill(undefined as never);
+    b.rejects.fill(undefined as never);
+    if (pool.length < POOL) pool.push(b);
+  };
+
+  const cancelTimers = () => {
+    if (timer) clearTimeout(timer);
+    if (immediate) clearImmediate(immediate);
+    timer = undefined;
+    immediate = undefined;
+  };
+  const fire = () => {
+    timer = undefined;
+    immediate = undefined;
+    dispatch();
+  };
+  /**
+   * Starts the oldest block now if it is due (full, or followed by another, or - after a batch,
+   * with no queue delay - it filled while that batch ran), or arms the timer of its queue delay.
+   */
+  const next = (afterBatch = false) => {
+    if (running || queued === 0) return;
+    const b = blocks[head]!;
+    if (b.n === max || head + 1 < blocks.length || (afterBatch && o.maxQueueDelayMs <= 0)) {
+      cancelTimers();
+      dispatch();
+      return;
+    }
+    if (timer || immediate) return;
+    const wait = o.maxQueueDelayMs <= 0 ? 0 : b.opened + o.maxQueueDelayMs - performance.now();
+    if (wait <= 0) immediate = setImmediate(fire);
+    else timer = setTimeout(fire, wait);
+  };
+
+  /** Drops the requests of `b` whose deadline passed; the others move down, in order. */
+  function expire(b: Block, now: number) {
+    let k = 0;
+    let min = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < b.n; i++) {
+      const d = b.deadlines[i]!;
+      if (d < now) {
+        b.rejects[i]!(new ModelDeadlineError(label, o.deadlineMs));
         continue;
       }
-      const row = rows[i]!;
-      const base = n * width;
-      for (let j = 0; j < width; j++) buffer[base + j] = row[j]!;
-      res.push(resolves[i]!);
-      rej.push(rejects[i]!);
-      n++;
-    }
-    rows = rows.slice(take);
-    resolves = resolves.slice(take);
-    rejects = rejects.slice(take);
-    deadlines = deadlines.slice(take);
-    try {
-      if (n > 0) {
-        stats.batches++;
-        stats.rows += n;
-        const out = await run(buffer.subarray(0, n * width), n);
-        for (let i = 0; i < n; i++) res[i]!(out[i]!);
+      if (k !== i) {
+        b.data.copyWithin(k * width, i * width, (i + 1) * width);
+        b.resolves[k] = b.resolves[i]!;
+        b.rejects[k] = b.rejects[i]!;
+        b.deadlines[k] = d;
       }
-    } catch (err) {
-      for (const r of rej) r(err);
-    } finally {
-      running = false;
-      if (rows.length >= o.maxBatchSize || (rows.length > 0 && o.maxQueueDelayMs <= 0)) void dispatch();
-      else schedule();
-      if (rows.length === 0 && idle) idle();
+      if (d < min) min = d;
+      k++;
     }
+    const gone = b.n - k;
+    stats.expired += gone;
+    observer?.expired(gone);
+    b.n = k;
+    b.minDeadline = min;
   }
 
-  return {
+  function dispatch(): void {
+    if (running || queued === 0) return;
+    const b = blocks[head]!;
+    blocks[head++] = undefined as never;
+    if (head === blocks.length) {
+      blocks.length = 0;
+      head = 0;
+    } else if (head > 64 && head * 2 > blocks.length) {
+      blocks.splice(0, head);
+      head = 0;
+    }
+    queued -= b.n;
+    const now = performance.now();
+    if (b.minDeadline < now) expire(b, now);
+    const n = b.n;
+    if (n === 0) {
+      release(b);
+      next(true);
+      finish();
+      return;
+    }
+    running = true;
+    stats.batches++;
+    stats.rows += n;
+    observer?.batch(n, now - b.opened);
+    let out: Promise<ArrayLike<number> | Scores>;
+    try {
+      out = run(n === max ? b.data : b.data.subarray(0, n * width), n);
+    } catch (err) {
+      out = Promise.reject(err);
+    }
+    out.then(
+      (r) => {
+        running = false;
+        // The next batch goes to the model before these answers wake their callers.
+        next(true);
+        const resolves = b.resolves;
+        if ('stride' in r) {
+          const { values, stride, offset } = r;
+          for (let i = 0; i < n; i++) resolves[i]!(values[i * stride + offset]!);
+        } else for (let i = 0; i < n; i++) resolves[i]!(r[i]!);
+        release(b);
+        finish();
+      },
+      (err: unknown) => {
+        running = false;
+        next(true);
+        for (let i = 0; i < n; i++) b.rejects[i]!(err);
+        release(b);
+        finish();
+      },
+    );
+  }
+  const finish = () => {
+    if (queued === 0 && !running && idle) idle();
+  };
+
+  const batcher: Batcher = {
     submit(row, deadlineMs = o.deadlineMs) {
-      if (closed) return Promise.reject(new ModelOverloadedError(label, rows.length));
-      if (rows.length >= o.maxQueue) {
+      if (closed) return Promise.reject(new ModelOverloadedError(label, queued));
+      if (queued >= o.maxQueue) {
         stats.refused++;
-        return Promise.reject(new ModelOverloadedError(label, rows.length));
+        observer?.refused();
+        return Promise.reject(new ModelOverloadedError(label, queued));
       }
       if (row.length !== width)
         return Promise.reject(new RangeError(`model ${label}: expected ${width} values, got ${row.length}`));
-      return new Promise<number>((resolve, reject) => {
-        rows.push(row);
-        resolves.push(resolve);
-        rejects.push(reject);
-        deadlines.push(performance.now() + deadlineMs);
-        if (rows.length >= o.maxBatchSize && !running) {
-          if (timer) clearTimeout(timer as NodeJS.Timeout);
-          clearImmediate(timer as NodeJS.Immediate);
-          timer = undefined;
-          void dispatch();
-        } else schedule();
-      });
+      let b = blocks.length > head ? blocks[blocks.length - 1]! : undefined;
+      const fresh = b === undefined || b.n === max;
+      if (fresh) b = newBlock();
+      const block = b!;
+      const i = block.n;
+      const data = block.data;
+      const base = i * width;
+      for (let j = 0; j < width; j++) {
+        data[base + j] = row[j]!;
+        // Checked as stored (float32): one bad row is refused alone, never its whole batch.
+        const v = data[base + j]!;
+        if (v - v !== 0) {
+          if (fresh) release(block);
+          return Promise.reject(new ModelInputError(label, 'features must be finite numbers'));
+        }
+      }
+      if (fresh) {
+        block.opened = performance.now();
+        block.minDeadline = Number.POSITIVE_INFINITY;
+        blocks.push(block);
+      }
+      const deadline =
+        deadlineMs === o.deadlineMs ? block.opened + deadlineMs : performance.now() + deadlineMs;
+      block.deadlines[i] = deadline;
+      if (deadline < block.minDeadline) block.minDeadline = deadline;
+      const p = new Promise<number>(capture);
+      block.resolves[i] = capturedResolve!;
+      block.rejects[i] = capturedReject!;
+      block.n = i + 1;
+      queued++;
+      if (!running && (block.n === max || fresh)) next();
+      return p;
     },
     get queued() {
-      return rows.length;
+      return queued;
     },
     stats,
     async close() {
       closed = true;
-      if (rows.length > 0 || running) await new Promise<void>((r) => (idle = r));
+      if (queued > 0 || running) await new Promise<void>((r) => (idle = r));
+      observer?.closed?.();
     },
   };
+  observer?.opened?.(batcher);
+  return batcher;
 }
 
 /**
  * The model with single-row predict() going through a micro-batcher; larger calls (already a
  * batch: mini-batch jobs, V2 requests with many rows) go straight to the session.
  */
-export function withBatcher(model: LoadedModel, o: BatcherOptions): LoadedModel & { batcher: Batcher } {
+export function withBatcher(
+  model: LoadedModel,
+  o: BatcherOptions,
+  observer?: BatcherObserver,
+): LoadedModel & { batcher: Batcher } {
+  // Rows the batcher has checked go to the session as they stand (no second check, no copy).
+  const run: Run = model.scoreRows
+    ? (data, n) => model.scoreRows!(data, n)
+    : (data, n) => model.predict(data, n);
   const batcher = createBatcher(
     `${model.name}@${model.version}`,
     model.featureNames.length,
-    (data, n) => model.predict(data, n),
+    run,
     o,
+    observer,
   );
   return Object.assign(Object.create(model) as LoadedModel, {
     batcher,
