@@ -131,7 +131,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
 
     const mappings = loadMappingsOrThrow(resolve(base, config.paths.mappings));
     // The governed registry (database): bundled models registered approved + production (README).
-    const models = await openGovernedModels(config, base, db, logger, mappings);
+    const models = await openGovernedModels(config, base, db, logger, mappings, metrics);
     closers.set('models', () => models.close());
     for (const m of mappings) {
       const model = models.get(m.model);

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import type { Database } from '../db/database.js';
 import type { Mapping } from '../features/mapping.js';
 import type { Logger } from '../observability/logger.js';
-import { type BatcherOptions, withBatcher } from './batcher.js';
+import { type BatcherObserver, type BatcherOptions, withBatcher } from './batcher.js';
 import { loadModelCard } from './card.js';
 import {
   type Alias,
@@ -53,6 +53,8 @@ export interface GovernedOptions {
   logger: Logger;
   mappings: readonly Mapping[];
   batcher: BatcherOptions;
+  /** What each version's micro-batcher reports to (metrics). */
+  observeBatcher?: (name: string, version: string) => BatcherObserver;
   remote: RemoteOptions;
   refreshMs: number;
 }
@@ -78,7 +80,7 @@ export function createGovernedRegistry(o: GovernedOptions): GovernedRegistry {
     const bytes = await versionBytes(o.db, v.name, v.version);
     if (!bytes) throw new GovernanceError(`${v.name}@${v.version} has no ONNX bytes`);
     const model = await openModelBytes(v.card, label, bytes, { verifyGoldenCases: verifyGolden });
-    return withBatcher(model, o.batcher);
+    return withBatcher(model, o.batcher, o.observeBatcher?.(v.name, v.version));
   }
 
   function load(name: string, version: string): Promise<LoadedModel> {

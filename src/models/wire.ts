@@ -10,8 +10,10 @@ import type { Database } from '../db/database.js';
 import type { Mapping } from '../features/mapping.js';
 import type { LineageStore } from '../lineage/store.js';
 import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import { createBullmqScoreQueue, createInProcessScoreQueue, type ScoreQueue } from '../queue/score-queue.js';
 import type { FhirWriter } from '../writeback/writer.js';
+import { batcherObserver } from './batcher-metrics.js';
 import { buildCardBundle } from './card-render.js';
 import { aliases, listVersions, type ModelVersion } from './governance.js';
 import { createGovernedRegistry, type GovernedRegistry } from './governed.js';
@@ -25,12 +27,16 @@ export async function openGovernedModels(
   db: Database,
   logger: Logger,
   mappings: readonly Mapping[],
+  metrics?: Metrics,
 ): Promise<GovernedRegistry> {
   const models = createGovernedRegistry({
     db,
     logger,
     mappings,
     batcher: config.models.batching,
+    ...(metrics
+      ? { observeBatcher: (name: string, version: string) => batcherObserver(metrics, name, version) }
+      : {}),
     remote: config.models.remote,
     refreshMs: config.models.refreshMs,
   });

@@ -5,6 +5,8 @@ export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'gateway_process_' });
   const stageBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+  /** Read at each scrape: the queue of every open micro-batcher (see watchModelQueue). */
+  const modelQueues = new Set<(g: Gauge<'model' | 'version'>) => void>();
   return {
     registry,
     messagesReceived: new Counter({
@@ -104,6 +106,48 @@ export function createMetrics() {
     mllpConnections: new Gauge({
       name: 'gateway_mllp_connections',
       help: 'Open MLLP connections',
+      registers: [registry],
+    }),
+    modelBatchSize: new Histogram({
+      name: 'gateway_model_batch_size',
+      help: 'Rows per micro-batch (one session.run of single-row requests), by model and version',
+      labelNames: ['model', 'version'] as const,
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096],
+      registers: [registry],
+    }),
+    modelQueueDelay: new Histogram({
+      name: 'gateway_model_queue_delay_seconds',
+      help: 'How long the first (longest-waiting) request of each micro-batch waited, by model and version',
+      labelNames: ['model', 'version'] as const,
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [registry],
+    }),
+    modelQueued: new Gauge({
+      name: 'gateway_model_queued_requests',
+      help: 'Single-row requests waiting in the micro-batcher, by model and version',
+      labelNames: ['model', 'version'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const read of modelQueues) read(this);
+      },
+    }),
+    /** Shows a batcher's queue in modelQueued at every scrape; the function returned stops it. */
+    watchModelQueue(model: string, version: string, queued: () => number): () => void {
+      const read = (g: Gauge<'model' | 'version'>) => g.inc({ model, version }, queued());
+      modelQueues.add(read);
+      return () => void modelQueues.delete(read);
+    },
+    modelRefused: new Counter({
+      name: 'gateway_model_requests_refused_total',
+      help: 'Requests refused at once by a full micro-batcher queue (back-pressure), by model and version',
+      labelNames: ['model', 'version'] as const,
+      registers: [registry],
+    }),
+    modelExpired: new Counter({
+      name: 'gateway_model_requests_expired_total',
+      help: 'Requests refused because their deadline passed before their batch started, by model and version',
+      labelNames: ['model', 'version'] as const,
       registers: [registry],
     }),
   };
