@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { GatewayConfig } from './config/schema.js';
 import type { Database } from './db/database.js';
 import { openDatabase } from './db/open.js';
+import { createAppAcks } from './egress/app-ack.js';
 import { oruHook } from './egress/oru/hook.js';
 import { createOruEgress } from './egress/oru/sender.js';
 import { loadMappingsOrThrow } from './features/load-or-throw.js';
@@ -24,7 +25,7 @@ import { checkFeatureOrder, type ModelRegistry } from './models/registry.js';
 import { openGovernedModels, registerModelApi, startModelJobs } from './models/wire.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
-import { createPipeline } from './pipeline/process.js';
+import { createPipeline, finishHooks } from './pipeline/process.js';
 import { createBullmqQueue } from './queue/bullmq.js';
 import { createInProcessQueue } from './queue/in-process.js';
 import type { WorkQueue } from './queue/work-queue.js';
@@ -260,9 +261,27 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     );
     // Results and application ACKs wait in the outbox table; rows a previous run left are resumed.
     const egress = createOruEgress({ ...config.egress.oru, db, lineage, logger, metrics, cipher });
-    closers.set('egress', () => egress.close());
+    const appAcks = createAppAcks({
+      mode: config.ack.mode,
+      destinations: config.ack.applicationAck.destinations,
+      application: config.mllp.application,
+      facility: config.mllp.facility,
+      db,
+      lineage,
+      logger,
+      metrics,
+      cipher,
+    });
+    closers.set('egress', async () => {
+      await egress.close();
+      await appAcks.close();
+    });
+    const onFinish = finishHooks([
+      ...(config.egress.oru.destinations.length > 0 ? [oruHook(egress, models)] : []),
+      ...(config.ack.mode !== 'original' ? [appAcks.hook] : []),
+    ]);
     const pipeline = createPipeline({
-      ...(config.egress.oru.destinations.length > 0 ? { onFinish: oruHook(egress, models) } : {}),
+      ...(onFinish ? { onFinish } : {}),
       db,
       lineage,
       mappings,

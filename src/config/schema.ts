@@ -38,6 +38,31 @@ const scopedToken = z
   .strict()
   .refine((t) => (t.token === undefined) !== (t.sha256 === undefined), 'give exactly one of token or sha256');
 
+/** An MLLP destination (ORU results, application ACKs): where, how long to wait, how hard to retry. */
+const mllpDestination = {
+  name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, '1-64 of A-Z a-z 0-9 . _ -'),
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535),
+  timeoutMs: z.number().int().min(100).default(10_000),
+  maxAttempts: z.number().int().min(1).default(10),
+  backoffMs: z.number().int().min(1).default(1000),
+  maxBackoffMs: z.number().int().min(1).default(60_000),
+  tls: z
+    .object({
+      ca: z.string().optional(),
+      cert: z.string().optional(),
+      key: z.string().optional(),
+      servername: z.string().optional(),
+      rejectUnauthorized: z.boolean().default(true),
+    })
+    .strict()
+    .optional(),
+};
+
+/** Destinations are rows' keys in the outbox: one name, one destination. */
+const uniqueNames = (ds: ReadonlyArray<{ name: string }>) =>
+  new Set(ds.map((d) => d.name)).size === ds.length;
+
 /** The gateway's whole configuration. Every key has a default: an empty file is a valid file. */
 export const configSchema = z
   .object({
@@ -155,6 +180,24 @@ export const configSchema = z
         processingIds: z.array(z.string().min(1)).default([]),
         /** Batches: one ACK per message, or one batch ACK (FHS/BHS … BTS/FTS). */
         batch: z.enum(['per-message', 'batch']).default('per-message'),
+        /** Enhanced mode: where application ACKs (MSH-16) go once a message is processed. */
+        applicationAck: z
+          .object({
+            destinations: z
+              .array(
+                z
+                  .object({
+                    ...mllpDestination,
+                    /** Original senders (MSH-3|MSH-4 patterns as mllp.allowSenders) sent here; empty = any. */
+                    senders: z.array(z.string().min(1)).default([]),
+                  })
+                  .strict(),
+              )
+              .refine(uniqueNames, 'destination names must be unique')
+              .default([]),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
@@ -167,28 +210,13 @@ export const configSchema = z
               .array(
                 z
                   .object({
-                    name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
-                    host: z.string().min(1),
-                    port: z.number().int().min(1).max(65535),
+                    ...mllpDestination,
                     receivingApplication: z.string().default(''),
                     receivingFacility: z.string().default(''),
-                    timeoutMs: z.number().int().min(100).default(10_000),
-                    maxAttempts: z.number().int().min(1).default(10),
-                    backoffMs: z.number().int().min(1).default(1000),
-                    maxBackoffMs: z.number().int().min(1).default(60_000),
-                    tls: z
-                      .object({
-                        ca: z.string().optional(),
-                        cert: z.string().optional(),
-                        key: z.string().optional(),
-                        servername: z.string().optional(),
-                        rejectUnauthorized: z.boolean().default(true),
-                      })
-                      .strict()
-                      .optional(),
                   })
                   .strict(),
               )
+              .refine(uniqueNames, 'destination names must be unique')
               .default([]),
             /** MSH-3/MSH-4 of the results we send. */
             sendingApplication: z.string().min(1).default('ML-GATEWAY'),

@@ -87,13 +87,21 @@ update egress_outbox o
     for update skip locked)
 returning o.id, o.message_id, o.destination, o.control_id, o.body, o.detail, o.attempts`;
 
-/** Pending rows, and how long until the earliest one not held by a process is due (ms). */
+/**
+ * Pending rows, and how long until the next row that could be claimed is due (ms): not held by a
+ * process, and first of its order key (rows behind a head in flight or in back-off wait for it).
+ */
 const NEXT_SQL = `
-select count(*)::int as pending,
-       greatest(0, extract(epoch from (min(next_attempt_at) filter (
-         where lease_until is null or lease_until < now()) - now())) * 1000)::float8 as due_ms
-  from egress_outbox
- where kind = $1 and status = 'pending' and destination = any($2::text[])`;
+select (select count(*)::int from egress_outbox
+         where kind = $1 and status = 'pending' and destination = any($2::text[])) as pending,
+       (select greatest(0, extract(epoch from (min(c.next_attempt_at) - now())) * 1000)::float8
+          from egress_outbox c
+         where c.kind = $1 and c.status = 'pending' and c.destination = any($2::text[])
+           and (c.lease_until is null or c.lease_until < now())
+           and not exists (
+             select 1 from egress_outbox p
+              where p.kind = c.kind and p.destination = c.destination and p.order_key = c.order_key
+                and p.status = 'pending' and p.id < c.id)) as due_ms`;
 
 const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
 
@@ -124,20 +132,44 @@ export function createOutbox(o: OutboxOptions) {
   let again = false;
   let closed = false;
   let claimFailing = false;
+  let insertTail: Promise<unknown> = Promise.resolve();
 
   async function client(dest: MllpDestination): Promise<MllpClient> {
     let c = clients.get(dest.name);
     if (!c) {
-      c = MllpClient.connect({
-        host: dest.host,
-        port: dest.port,
-        timeoutMs: dest.timeoutMs,
-        ...(dest.tls ? { tls: dest.tls } : {}),
-      });
+      c = connectWithin(dest);
       clients.set(dest.name, c);
       c.catch(() => clients.delete(dest.name));
     }
     return c;
+  }
+
+  /** Connects, or fails after the destination's timeoutMs (an address that never answers). */
+  function connectWithin(dest: MllpDestination): Promise<MllpClient> {
+    const p = MllpClient.connect({
+      host: dest.host,
+      port: dest.port,
+      timeoutMs: dest.timeoutMs,
+      ...(dest.tls ? { tls: dest.tls } : {}),
+    });
+    return new Promise((resolve, reject) => {
+      let late = false;
+      const t = setTimeout(() => {
+        late = true;
+        reject(new Error(`no connection within ${dest.timeoutMs} ms`));
+      }, dest.timeoutMs);
+      p.then(
+        (c) => {
+          clearTimeout(t);
+          if (late) void c.close();
+          else resolve(c);
+        },
+        (err) => {
+          clearTimeout(t);
+          reject(err);
+        },
+      );
+    });
   }
 
   async function attempt(dest: MllpDestination, message: string): Promise<Attempt> {
@@ -343,10 +375,14 @@ export function createOutbox(o: OutboxOptions) {
   return {
     /** Writes rows inside the caller's transaction; call wake() once it committed. */
     add,
-    /** Writes rows in a transaction of their own and wakes the loop. */
+    /**
+     * Writes rows in a transaction of their own and wakes the loop. Calls are written one after
+     * another, in call order (a pool would otherwise let a later call take the earlier id).
+     */
     async addNow(rows: readonly OutboxRow[]): Promise<void> {
       if (closed || rows.length === 0) return;
-      const p = add(o.db, rows);
+      const p = insertTail.then(() => add(o.db, rows));
+      insertTail = p.catch(() => {});
       inserting.add(p);
       try {
         await p;
@@ -374,7 +410,16 @@ export function createOutbox(o: OutboxOptions) {
       await Promise.allSettled([...inserting]);
       for (const c of clients.values()) await c.then((x) => x.close()).catch(() => {});
       clients.clear();
-      await Promise.allSettled([...running]);
+      // Deliveries fail fast once their connection is closed; one still connecting is not waited
+      // for longer than this (its row is handed back and sent again after the next start).
+      let wait: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...running]),
+        new Promise((r) => {
+          wait = setTimeout(r, 5000);
+        }),
+      ]);
+      clearTimeout(wait);
       await release();
     },
   };

@@ -89,6 +89,19 @@ export interface FinishHook {
   committed(): void;
 }
 
+/** Several hooks as one (each writes in the same transaction, in order); undefined for none. */
+export function finishHooks(hooks: readonly FinishHook[]): FinishHook | undefined {
+  if (hooks.length === 0) return undefined;
+  return {
+    async write(tx, finished) {
+      for (const h of hooks) await h.write(tx, finished);
+    },
+    committed() {
+      for (const h of hooks) h.committed();
+    },
+  };
+}
+
 /** Where a failure happened, for the dead-letter store. */
 interface FailurePoint {
   stage: string;

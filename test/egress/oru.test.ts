@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { type AddressInfo, createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Database } from '../../src/db/database.js';
 import { ackCode, buildResultOru } from '../../src/egress/oru/message.js';
@@ -277,10 +278,11 @@ for (const kind of testDatabases()) {
 
   describe(`ORU egress across a restart (${kind.name})`, () => {
     it('destination down, gateway stopped and started again on the same database: each result arrives once, in order', async () => {
-      // A port that nothing listens on now; the destination comes back up there later.
-      const probe = await startFakeMirth(() => 'AA');
-      const port = probe.port;
-      await probe.close();
+      // The destination is down: its port is held by a listener that drops every connection (a
+      // freed port could be handed to the gateway's own listeners), and comes back up there later.
+      const down = createServer((socket) => socket.destroy());
+      await new Promise<void>((r) => down.listen(0, '127.0.0.1', () => r()));
+      const port = (down.address() as AddressInfo).port;
       const config = {
         egress: {
           oru: {
@@ -317,6 +319,7 @@ for (const kind of testDatabases()) {
         assert.equal(await state(), expected);
         await first.stop();
 
+        await new Promise((r) => down.close(r));
         mirth = await startFakeMirth(() => 'AA', port);
         second = await startTestGateway({
           database: kind.name,
@@ -340,6 +343,7 @@ for (const kind of testDatabases()) {
         await second?.stop();
         await first.stop();
         await mirth?.close();
+        if (down.listening) down.close();
         if (second) await second.dispose();
         else await first.dispose();
       }
