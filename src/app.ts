@@ -280,6 +280,13 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       ...(config.egress.oru.destinations.length > 0 ? [oruHook(egress, models)] : []),
       ...(config.ack.mode !== 'original' ? [appAcks.hook] : []),
     ]);
+    // One answer for both writers (messages and re-scoring), so a patient keeps one identity in the chart.
+    const identifierSystem = (assigner: string | undefined) =>
+      (assigner && config.patients.identifierSystems[assigner]) ||
+      // A FHIR identifier system that stands for no HL7 authority is its own system.
+      (assigner && /^(https?|urn):/.test(assigner) ? assigner : '') ||
+      `${config.patients.defaultSystemPrefix}${assigner ?? 'unknown'}`;
+    const validateBeforeWrite = !embedded;
     const pipeline = createPipeline({
       ...(onFinish ? { onFinish } : {}),
       db,
@@ -291,14 +298,10 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       logger,
       metrics,
       defaultTimezone: config.hl7.defaultTimezone,
-      validateBeforeWrite: !embedded,
+      validateBeforeWrite,
       cipher,
       normalizeFhir: (row, bytes) => fhirIngest.normalizeRow(row, bytes),
-      identifierSystem: (assigner) =>
-        (assigner && config.patients.identifierSystems[assigner]) ||
-        // A FHIR identifier system that stands for no HL7 authority is its own system.
-        (assigner && /^(https?|urn):/.test(assigner) ? assigner : '') ||
-        `${config.patients.defaultSystemPrefix}${assigner ?? 'unknown'}`,
+      identifierSystem,
     });
     const startWorkers = () =>
       queue.start(async (id, attempt) => {
@@ -320,9 +323,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       logger,
       api: modelApi,
       queuePrefix: opts.queuePrefix,
-      identifierSystem: (assigner) =>
-        (assigner && config.patients.identifierSystems[assigner]) ||
-        `${config.patients.defaultSystemPrefix}${assigner ?? 'unknown'}`,
+      identifierSystem,
+      validateBeforeWrite,
       onScored: (model, version, n) => metrics.predictions.inc({ model, version }, n),
     });
     closers.set('scoring', () => scoring.close());

@@ -13,22 +13,19 @@ import type { LineageEntryInput } from '../lineage/chain.js';
 import type { LineageStore } from '../lineage/store.js';
 import { parsePatientKey } from '../normalize/patient-key.js';
 import type { Logger } from '../observability/logger.js';
+import { createPredictionWriter, type PredictionWriterDeps } from '../pipeline/prediction.js';
 import type { ScoreJob, ScoreQueue } from '../queue/score-queue.js';
-import { buildPredictionTransaction } from '../writeback/builders.js';
-import type { FhirWriter } from '../writeback/writer.js';
 import { interpret } from './card.js';
 import type { GovernedRegistry } from './governed.js';
 
-export interface RescoreDeps {
+export interface RescoreDeps extends PredictionWriterDeps {
   db: Database;
   models: GovernedRegistry;
   mappings: readonly Mapping[];
   features: FeatureStore;
-  writer: FhirWriter;
   lineage: LineageStore;
   logger: Logger;
   queue: ScoreQueue;
-  identifierSystem(assigner: string | undefined): string;
   groupSize: number;
   activeWithinMs: number;
   onScored?(model: string, version: string, n: number): void;
@@ -39,6 +36,7 @@ const rescoreId = (model: string, tick: string, patientKey: string) =>
   `rescore:${createHash('sha256').update(`${model}\u001f${tick}\u001f${patientKey}`).digest('hex').slice(0, 32)}`;
 
 export function createRescorer(d: RescoreDeps) {
+  const writePrediction = createPredictionWriter(d);
   /** Plans one round: every active patient of every model with a production version, in groups. */
   async function tick(at: string, only?: string): Promise<number> {
     let queued = 0;
@@ -98,22 +96,16 @@ export function createRescorer(d: RescoreDeps) {
       const messageId = rescoreId(job.model, job.tick, key);
       const score = scores[i]!;
       const band = interpret(model.card, score);
-      const patient = parsePatientKey(key);
       const now = new Date().toISOString();
-      const written = await d.writer.write(
-        buildPredictionTransaction({
-          eventKey: messageId,
-          patient: { system: d.identifierSystem(patient.assigner), value: patient.value },
-          model: { name: model.name, version: model.version, sha256: model.sha256, card: model.card },
-          mappingVersion: mapping.version,
-          score,
-          ...(band ? { interpretation: band.interpretation } : {}),
-          effectiveAt: vector.newestObservedAt ?? job.tick,
-          issuedAt: now,
-          derivedFrom: [],
-          hl7Sources: [],
-        }),
-      );
+      const output = await writePrediction({
+        eventKey: messageId,
+        patient: parsePatientKey(key),
+        model,
+        mappingVersion: mapping.version,
+        score,
+        effectiveAt: vector.newestObservedAt ?? job.tick,
+        issuedAt: now,
+      });
       const base = { model: model.name, mappingVersion: mapping.version };
       const inferred = (detail: Record<string, unknown>): LineageEntryInput => ({
         messageId,
@@ -137,22 +129,7 @@ export function createRescorer(d: RescoreDeps) {
             score: s.score,
           }),
         ),
-        {
-          messageId,
-          stage: 'written',
-          at: now,
-          detail: {
-            outputs: [
-              {
-                ...base,
-                modelVersion: model.version,
-                modelSha256: model.sha256,
-                resource: written.observation,
-                provenance: written.provenance,
-              },
-            ],
-          },
-        },
+        { messageId, stage: 'written', at: now, detail: { outputs: [output] } },
       );
     }
     await d.lineage.appendNow(entries);

@@ -19,9 +19,8 @@ import type { Metrics } from '../observability/metrics.js';
 import { inSpan } from '../observability/tracing.js';
 import { recordDeadLetter, resolveDeadLetter } from '../recovery/dead-letters.js';
 import { type RawCipher, RawCipherError } from '../security/raw-cipher.js';
-import { buildPredictionTransaction } from '../writeback/builders.js';
-import { validateFhir } from '../writeback/validate.js';
 import type { FhirWriter } from '../writeback/writer.js';
+import { createPredictionWriter, PermanentFailure } from './prediction.js';
 import { hl7SourceRef, parseHl7SourceRef } from './source-ref.js';
 
 export interface PipelineDeps {
@@ -49,10 +48,7 @@ export interface PipelineDeps {
   normalizeFhir?(row: InboxRow, bytes: Buffer): Promise<ClinicalEvent>;
 }
 
-/** A failure that retrying will not mend: the message goes to `failed` with its reason at once. */
-export class PermanentFailure extends Error {
-  override name = 'PermanentFailure';
-}
+export { PermanentFailure };
 
 export interface InboxRow {
   message_id: string;
@@ -117,8 +113,7 @@ interface FailurePoint {
  */
 export function createPipeline(d: PipelineDeps) {
   const now = d.now ?? (() => new Date());
-  // Devices (one per model version) already written by this process: later bundles leave them out.
-  const writtenDevices = new Set<string>();
+  const writePrediction = createPredictionWriter(d);
 
   async function finish(
     messageId: string,
@@ -276,59 +271,27 @@ export function createPipeline(d: PipelineDeps) {
           });
         }
 
-        const derivedFrom = vector.used.flatMap((u) =>
-          u.sourceRef && !parseHl7SourceRef(u.sourceRef) ? [u.sourceRef] : [],
-        );
-        const hl7Sources = [
-          ...new Map(
-            vector.used
-              .map((u) => parseHl7SourceRef(u.sourceRef))
-              .filter((s): s is NonNullable<typeof s> => !!s)
-              .map((s) => [`${s.sender}\u0000${s.controlId}`, s]),
-          ).values(),
-        ];
-        const bundle = buildPredictionTransaction({
-          eventKey: messageId,
-          patient: { system: d.identifierSystem(pid.assigner), value: pid.value },
-          model: { name: model.name, version: model.version, sha256: model.sha256, card: model.card },
-          mappingVersion: mapping.version,
-          score,
-          ...(band ? { interpretation: band.interpretation } : {}),
-          effectiveAt: vector.newestObservedAt ?? at,
-          issuedAt: now().toISOString(),
-          derivedFrom: [...new Set(derivedFrom)],
-          hl7Sources: hl7Sources.map((s) => ({ sender: s.sender, controlId: s.controlId })),
-        });
-        const deviceEntry = bundle.entry?.find((e) => e.resource?.resourceType === 'Device');
-        const deviceUrl = deviceEntry?.request?.url ?? '';
-        if (deviceEntry && writtenDevices.has(deviceUrl))
-          bundle.entry = bundle.entry?.filter((e) => e !== deviceEntry);
-        for (const entry of d.validateBeforeWrite ? (bundle.entry ?? []) : []) {
-          const issues = validateFhir(entry.resource as never);
-          const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
-          if (errors.length > 0) {
-            throw new PermanentFailure(
-              `${(entry.resource as { resourceType: string }).resourceType} failed validation: ${errors
-                .map((i) =>
-                  `${i.expression?.join(',') ?? ''} ${i.details?.text ?? i.diagnostics ?? ''}`.trim(),
-                )
-                .join('; ')}`,
-            );
-          }
-        }
+        const hl7Sources = vector.used
+          .map((u) => parseHl7SourceRef(u.sourceRef))
+          .filter((s): s is NonNullable<typeof s> => !!s);
         point.stage = 'write';
-        const written = await timed('write', { model: model.name }, () => d.writer.write(bundle));
-        if (deviceUrl) writtenDevices.add(deviceUrl);
+        const output = await timed('write', { model: model.name }, () =>
+          writePrediction({
+            eventKey: messageId,
+            patient: pid,
+            model,
+            mappingVersion: mapping.version,
+            score,
+            effectiveAt: vector.newestObservedAt ?? at,
+            issuedAt: now().toISOString(),
+            derivedFrom: vector.used.flatMap((u) =>
+              u.sourceRef && !parseHl7SourceRef(u.sourceRef) ? [u.sourceRef] : [],
+            ),
+            hl7Sources: [...new Map(hl7Sources.map((s) => [`${s.sender}\u0000${s.controlId}`, s])).values()],
+          }),
+        );
         d.metrics.predictions.inc({ model: model.name, version: model.version });
-        outputs.push({
-          model: model.name,
-          modelVersion: model.version,
-          modelSha256: model.sha256,
-          mappingVersion: mapping.version,
-          resource: written.observation,
-          provenance: written.provenance,
-          device: written.device,
-        });
+        outputs.push(output);
       }
       if (outputs.length > 0) stage('written', { outputs });
       await finish(messageId, 'processed', null, stages, undefined, { event, outputs, bytes: bytes! });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { HOSP_SYSTEM, vitalsTransaction } from '../fhir-ingest/resources.js';
 import { predictions, sendMllp, startTestGateway } from '../helpers/gateway.js';
 import { msaCode, vitalsOru } from '../helpers/messages.js';
 
@@ -39,3 +40,39 @@ for (const k of kinds) {
     });
   });
 }
+
+describe('re-scoring a FHIR-fed patient', () => {
+  it('writes under the same patient identity as the message-triggered score', async () => {
+    // No identifierSystems mapping: the FHIR identifier system stands for itself, in both writers.
+    const t = await startTestGateway({ database: 'pglite' });
+    try {
+      const at = new Date().toISOString();
+      const res = await fetch(`${t.gw.httpUrl}/ingest/fhir`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${t.gw.adminToken}`, 'content-type': 'application/fhir+json' },
+        body: JSON.stringify(vitalsTransaction('FR-1', at, 'fr1')),
+      });
+      assert.ok(res.ok, `ingest answered ${res.status}`);
+      await t.gw.idle();
+      const scores = async () => {
+        const r = await fetch(
+          `${t.gw.httpUrl}/fhir/Observation?code=vitals-deterioration-probability&subject:identifier=${encodeURIComponent(`${HOSP_SYSTEM}|FR-1`)}`,
+          { headers: { authorization: `Bearer ${t.gw.adminToken}` } },
+        );
+        return ((await r.json()) as { entry?: unknown[] }).entry?.length ?? 0;
+      };
+      assert.equal(await scores(), 1);
+      const r = await fetch(`${t.gw.httpUrl}/models/vitals-deterioration/rescore`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${t.gw.adminToken}`, 'content-type': 'application/json' },
+        body: '{}',
+      });
+      assert.equal(r.status, 202);
+      const until = Date.now() + 10_000;
+      while (Date.now() < until && (await scores()) < 2) await new Promise((x) => setTimeout(x, 50));
+      assert.equal(await scores(), 2, `the re-score is found under ${HOSP_SYSTEM}|FR-1 too`);
+    } finally {
+      await t.dispose();
+    }
+  });
+});
