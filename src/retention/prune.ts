@@ -47,7 +47,56 @@ export async function pruneRawMessages(
   }
 }
 
-/** Runs pruneRawMessages every `intervalMs` (and once at start). */
+/**
+ * Prunes the HL7 text of outbound messages (ORU results, application ACKs) that were given up or
+ * refused more than `days` days ago: `body` becomes null (a delivered row's is dropped at once),
+ * the row and its attempts in the lineage stay, and an `egress-pruned` entry records it.
+ */
+export async function pruneEgressBodies(
+  db: Database,
+  lineage: LineageStore,
+  days: number,
+  now = new Date(),
+  batch = 500,
+): Promise<number> {
+  if (days <= 0) return 0;
+  const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
+  let total = 0;
+  for (;;) {
+    const n = await db.transaction(async (tx) => {
+      const r = await tx.query<{ message_id: string; kind: string; destination: string }>(
+        `with p as (
+           select id from egress_outbox
+            where body is not null and status in ('gave-up', 'refused') and updated_at < $1
+            order by id limit $2 for update skip locked)
+         update egress_outbox o set body = null from p
+          where o.id = p.id returning o.message_id, o.kind, o.destination`,
+        [cutoff, batch],
+      );
+      await lineage.append(
+        tx,
+        r.rows
+          .sort((a, b) => a.message_id.localeCompare(b.message_id))
+          .map((x) => ({
+            messageId: x.message_id,
+            stage: 'egress-pruned',
+            at: now.toISOString(),
+            detail: {
+              kind: x.kind,
+              destination: x.destination,
+              retentionDays: days,
+              reason: 'undelivered outbound message text pruned after the retention period',
+            },
+          })),
+      );
+      return r.rows.length;
+    });
+    total += n;
+    if (n < batch) return total;
+  }
+}
+
+/** Runs pruneRawMessages and pruneEgressBodies every `intervalMs` (and once at start). */
 export function startPruner(o: {
   db: Database;
   lineage: LineageStore;
@@ -62,6 +111,9 @@ export function startPruner(o: {
       const n = await pruneRawMessages(o.db, o.lineage, o.days);
       if (n > 0) o.onPruned?.(n);
       if (n > 0) o.logger.info({ messages: n, retentionDays: o.days }, 'raw messages pruned');
+      const e = await pruneEgressBodies(o.db, o.lineage, o.days);
+      if (e > 0)
+        o.logger.info({ messages: e, retentionDays: o.days }, 'undelivered outbound messages pruned');
     } catch (err) {
       o.logger.warn(
         { err: err instanceof Error ? err.message : String(err) },

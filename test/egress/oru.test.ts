@@ -13,6 +13,7 @@ import { parseHl7 } from '../../src/hl7/parser.js';
 import { createLineageStore, type LineageStore } from '../../src/lineage/store.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';
+import { pruneEgressBodies } from '../../src/retention/prune.js';
 import { createRawCipher } from '../../src/security/raw-cipher.js';
 import { type TestDatabase, testDatabases } from '../helpers/db.js';
 import { type FakeMirth, startFakeMirth } from '../helpers/fake-mirth.js';
@@ -153,6 +154,15 @@ for (const kind of testDatabases()) {
           ['a1:sent:3:no body', 'a2:sent:1:no body', 'b1:refused:1:body'],
           'the outbox keeps the state; a delivered ORU no longer keeps its text',
         );
+        // After the retention period the refused ORU's text goes too; the row and lineage stay.
+        assert.equal(await pruneEgressBodies(t.db, lineage, 30, new Date()), 0, 'not before its time');
+        const later = new Date(Date.now() + 31 * 86_400_000);
+        assert.equal(await pruneEgressBodies(t.db, lineage, 30, later), 1);
+        const b1 = await t.db.query<{ status: string; body: unknown }>(
+          `select status, body from egress_outbox where message_id = 'b1'`,
+        );
+        assert.deepEqual(b1.rows, [{ status: 'refused', body: null }]);
+        assert.equal((await stages('b1')).at(-1), 'egress-pruned:');
       } finally {
         await egress.close();
         await mirth.close();
