@@ -290,6 +290,43 @@ describe('FHIR subscriptions: SMART Backend Services source, id-only, gaps, repl
     );
   });
 
+  it('splits an id-only notification whose foci, once read, belong to two patients', async () => {
+    for (const [id, mrn, hr] of [
+      ['io-a', 'MRN-IO-A', 120],
+      ['io-b', 'MRN-IO-B', 64],
+    ] as const) {
+      await src.store.update('Patient', id, patient(id, mrn));
+      await src.store.update(
+        'Observation',
+        `${id}-hr`,
+        quantityObs(`${id}-hr`, { reference: `Patient/${id}` }, '8867-4', hr, '/min', AT),
+      );
+    }
+    const r = await notify(
+      notification('Subscription/two-id-only', 'event-notification', 2, [
+        { n: 1, focus: `${src.fhirUrl}/Observation/io-a-hr` },
+        { n: 2, focus: `${src.fhirUrl}/Observation/io-b-hr` },
+      ]),
+    );
+    assert.equal(r.status, 202, text(r.body));
+    const id = /stored as message ([0-9a-f-]{36})/.exec(text(r.body))?.[1];
+    await t.gw.idle();
+    const lineage = async (m: string) =>
+      (await (await fetch(`${t.gw.httpUrl}/lineage/${m}`, { headers: auth() })).json()) as LineageRecord;
+    const parent = await lineage(id!);
+    const split = parent.stages.find((s) => s.stage === 'split') as unknown as {
+      parts: Array<{ messageId: string }>;
+    };
+    assert.equal(split?.parts.length, 2, JSON.stringify(parent.stages));
+    for (const part of split.parts) {
+      const rec = await lineage(part.messageId);
+      assert.equal(rec.status, 'processed', JSON.stringify(rec.stages));
+      const mapped = rec.stages.find((s) => s.stage === 'mapped' && s.model === 'vitals-deterioration');
+      // Its own heart rate, and the age of its own patient (read from the source).
+      assert.deepEqual(mapped?.features, ['heart_rate', 'age']);
+    }
+  });
+
   it('a gap in event numbers triggers a catch-up search for what was missed', async () => {
     const subject = { reference: 'Patient/sub-pat' };
     await src.store.update(
