@@ -50,6 +50,11 @@ export function extractFeatures(event: ClinicalEvent, mapping: Mapping): Extract
   const index = codeIndex(mapping);
   const values: FeatureValue[] = [];
   const rejected: RejectedValue[] = [];
+  const consider = (obs: CanonicalObservation, spec: FeatureSpec) => {
+    const r = fromObservation(obs, spec, mapping, event.occurredAt);
+    if (r.ok) values.push(r.value);
+    else rejected.push({ feature: spec.name, ref: obs.ref, reason: r.reason });
+  };
   for (const obs of event.observations) {
     if (obs.system === undefined) continue;
     const spec = index.get(`${obs.system}|${obs.code}`);
@@ -58,25 +63,13 @@ export function extractFeatures(event: ClinicalEvent, mapping: Mapping): Extract
     // one with an HL7 path takes HL7 values from it alone.
     if (spec.fhirpath && obs.sourceReference && event.fhir) continue;
     if (spec.hl7 && event.hl7) continue;
-    const r = fromObservation(obs, spec, mapping, event.occurredAt);
-    if (r.ok) values.push(r.value);
-    else rejected.push({ feature: spec.name, ref: obs.ref, reason: r.reason });
+    consider(obs, spec);
   }
   for (const spec of mapping.features) {
-    if (!spec.fhirpath || !event.fhir) continue;
-    for (const obs of fhirPathObservations(event, spec.name, spec.fhirpath)) {
-      const r = fromObservation(obs, spec, mapping, event.occurredAt);
-      if (r.ok) values.push(r.value);
-      else rejected.push({ feature: spec.name, ref: obs.ref, reason: r.reason });
-    }
-  }
-  for (const spec of mapping.features) {
-    if (!spec.hl7 || !event.hl7) continue;
-    for (const obs of hl7PathObservations(event, spec.name, spec.hl7)) {
-      const r = fromObservation(obs, spec, mapping, event.occurredAt);
-      if (r.ok) values.push(r.value);
-      else rejected.push({ feature: spec.name, ref: obs.ref, reason: r.reason });
-    }
+    if (spec.fhirpath && event.fhir)
+      for (const obs of fhirPathObservations(event, spec.name, spec.fhirpath)) consider(obs, spec);
+    if (spec.hl7 && event.hl7)
+      for (const obs of hl7PathObservations(event, spec.name, spec.hl7)) consider(obs, spec);
   }
   for (const spec of mapping.features) {
     if (spec.source !== 'patient.age') continue;

@@ -1,6 +1,20 @@
-import type { Database } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
 import type { LineageStore } from '../lineage/store.js';
 import type { Logger } from '../observability/logger.js';
+
+/** Runs `step` (one transaction pruning at most `batch` rows) until a run prunes fewer; answers the total. */
+async function inBatches(
+  db: Database,
+  batch: number,
+  step: (tx: Queryable) => Promise<number>,
+): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const n = await db.transaction(step);
+    total += n;
+    if (n < batch) return total;
+  }
+}
 
 /**
  * Prunes raw bodies received more than `days` days ago: `raw` becomes null and `raw_pruned_at` is
@@ -16,35 +30,30 @@ export async function pruneRawMessages(
 ): Promise<number> {
   if (days <= 0) return 0;
   const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
-  let total = 0;
-  for (;;) {
-    const n = await db.transaction(async (tx) => {
-      const r = await tx.query<{ message_id: string }>(
-        `with p as (
-           select message_id from inbox
-            where raw is not null and status <> 'received' and received_at < $1
-            order by received_at limit $2 for update skip locked)
-         update inbox i set raw = null, raw_pruned_at = $3 from p
-          where i.message_id = p.message_id returning i.message_id`,
-        [cutoff, batch, now.toISOString()],
-      );
-      await lineage.append(
-        tx,
-        r.rows
-          .map((x) => x.message_id)
-          .sort()
-          .map((messageId) => ({
-            messageId,
-            stage: 'pruned',
-            at: now.toISOString(),
-            detail: { retentionDays: days, reason: 'raw message pruned after the retention period' },
-          })),
-      );
-      return r.rows.length;
-    });
-    total += n;
-    if (n < batch) return total;
-  }
+  return inBatches(db, batch, async (tx) => {
+    const r = await tx.query<{ message_id: string }>(
+      `with p as (
+         select message_id from inbox
+          where raw is not null and status <> 'received' and received_at < $1
+          order by received_at limit $2 for update skip locked)
+       update inbox i set raw = null, raw_pruned_at = $3 from p
+        where i.message_id = p.message_id returning i.message_id`,
+      [cutoff, batch, now.toISOString()],
+    );
+    await lineage.append(
+      tx,
+      r.rows
+        .map((x) => x.message_id)
+        .sort()
+        .map((messageId) => ({
+          messageId,
+          stage: 'pruned',
+          at: now.toISOString(),
+          detail: { retentionDays: days, reason: 'raw message pruned after the retention period' },
+        })),
+    );
+    return r.rows.length;
+  });
 }
 
 /**
@@ -61,39 +70,34 @@ export async function pruneEgressBodies(
 ): Promise<number> {
   if (days <= 0) return 0;
   const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
-  let total = 0;
-  for (;;) {
-    const n = await db.transaction(async (tx) => {
-      const r = await tx.query<{ message_id: string; kind: string; destination: string }>(
-        `with p as (
-           select id from egress_outbox
-            where body is not null and status in ('gave-up', 'refused') and updated_at < $1
-            order by id limit $2 for update skip locked)
-         update egress_outbox o set body = null from p
-          where o.id = p.id returning o.message_id, o.kind, o.destination`,
-        [cutoff, batch],
-      );
-      await lineage.append(
-        tx,
-        r.rows
-          .sort((a, b) => a.message_id.localeCompare(b.message_id))
-          .map((x) => ({
-            messageId: x.message_id,
-            stage: 'egress-pruned',
-            at: now.toISOString(),
-            detail: {
-              kind: x.kind,
-              destination: x.destination,
-              retentionDays: days,
-              reason: 'undelivered outbound message text pruned after the retention period',
-            },
-          })),
-      );
-      return r.rows.length;
-    });
-    total += n;
-    if (n < batch) return total;
-  }
+  return inBatches(db, batch, async (tx) => {
+    const r = await tx.query<{ message_id: string; kind: string; destination: string }>(
+      `with p as (
+         select id from egress_outbox
+          where body is not null and status in ('gave-up', 'refused') and updated_at < $1
+          order by id limit $2 for update skip locked)
+       update egress_outbox o set body = null from p
+        where o.id = p.id returning o.message_id, o.kind, o.destination`,
+      [cutoff, batch],
+    );
+    await lineage.append(
+      tx,
+      r.rows
+        .sort((a, b) => a.message_id.localeCompare(b.message_id))
+        .map((x) => ({
+          messageId: x.message_id,
+          stage: 'egress-pruned',
+          at: now.toISOString(),
+          detail: {
+            kind: x.kind,
+            destination: x.destination,
+            retentionDays: days,
+            reason: 'undelivered outbound message text pruned after the retention period',
+          },
+        })),
+    );
+    return r.rows.length;
+  });
 }
 
 /** Runs pruneRawMessages and pruneEgressBodies every `intervalMs` (and once at start). */
