@@ -10,8 +10,9 @@ const USAGE = `usage: gateway <command>
 
   serve                               start the gateway (same as npm start)
   send FILE... [--host H] [--port P]  send HL7 v2 files over MLLP, print each ACK
-  mappings check [--dir D] [--fixtures D]
-                                      validate mappings and dry-run them on fixtures
+  mappings check [--dir D] [--fixtures D] [--fhir P]...
+                                      validate mappings and dry-run them on HL7 fixtures
+                                      and FHIR resources/Bundles (P: a file or directory)
   models list | show NAME [--version V]
                                       registry: versions, status, aliases (files if the gateway is down)
   models card NAME [--version V] [--fhir]
@@ -54,7 +55,7 @@ export async function main(argv: string[]): Promise<number> {
         return await runSend(sub === undefined ? rest : [sub, ...rest]);
       case 'mappings':
         if (sub !== 'check') throw new UsageError(`unknown mappings command '${sub ?? ''}'`);
-        return runMappingsCheck(rest);
+        return await runMappingsCheck(rest);
       case 'models':
         if ((sub === 'list' || sub === 'card') && !rest.includes('--url')) {
           try {

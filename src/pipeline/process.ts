@@ -5,6 +5,7 @@ import type { Mapping } from '../features/mapping.js';
 import { assembleVector, type FeatureStore } from '../features/state.js';
 import { decodeHl7Bytes } from '../hl7/charset.js';
 import { Hl7ParseError, parseHl7 } from '../hl7/parser.js';
+import { SPLIT_MESSAGE_TYPE } from '../ingest/fhir/split.js';
 import type { LineageEntryInput } from '../lineage/chain.js';
 import type { LineageOutput, LineageStore } from '../lineage/store.js';
 import { ModelInputError } from '../models/onnx-model.js';
@@ -200,6 +201,16 @@ export function createPipeline(d: PipelineDeps) {
       });
 
       point.stage = 'map';
+      if (event.source.messageType === SPLIT_MESSAGE_TYPE) {
+        // A notification naming several patients: its parts (lineage `split`) are scored as messages
+        // of their own; this one is done.
+        await finish(messageId, 'processed', 'split per patient', stages, undefined, {
+          event,
+          outputs: [],
+          bytes: bytes!,
+        });
+        return;
+      }
       const used = d.mappings.filter((m) => usesMessageType(m, event.source.messageType));
       if (used.length === 0) {
         stage('ignored', { reason: `no mapping uses message type ${event.source.messageType}` });

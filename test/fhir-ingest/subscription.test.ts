@@ -263,7 +263,8 @@ describe('FHIR subscriptions: SMART Backend Services source, id-only, gaps, repl
     const lineage = async (id: string) =>
       (await (await fetch(`${t.gw.httpUrl}/lineage/${id}`, { headers: auth() })).json()) as LineageRecord;
     const parent = await lineage(notificationId!);
-    assert.equal(parent.status, 'ignored');
+    assert.equal(parent.status, 'processed', 'done: its parts are scored as messages of their own');
+    assert.ok(!parent.stages.some((s) => s.stage === 'ignored'));
     const split = parent.stages.find((s) => s.stage === 'split') as unknown as {
       parts: Array<{ messageId: string; controlId: string }>;
     };
