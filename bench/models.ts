@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import * as ort from 'onnxruntime-node';
-import { withBatcher } from '../src/models/batcher.js';
+import { type Batcher, createBatcher, withBatcher } from '../src/models/batcher.js';
 import { loadModels } from '../src/models/registry.js';
 import { connectionFrom } from '../src/queue/bullmq.js';
 
@@ -36,6 +36,8 @@ export interface ThroughputResult {
   rawRowsPerSec: number;
   gatewayRowsPerSec: number;
   meanBatch: number;
+  /** The same clients through a batcher whose "model" answers at once: the batcher's own cost. */
+  batcherOnlyRowsPerSec: number;
 }
 
 /** Raw loop: session.run on `batch` rows at a time, the tensor built from rows each time. */
@@ -71,25 +73,26 @@ export async function benchThroughput(name: string, batch: number, seconds = 1.5
     deadlineMs: 60_000,
   });
   // Clients: 2 x batch single-row requests in flight at all times, each one sent again when answered.
-  const gatewayRun = async () => {
+  const clients = async (batcher: Batcher, sec: number) => {
     let done = 0;
     let stop = false;
     const t0 = performance.now();
     const client = async (k: number) => {
       let i = k;
       while (!stop) {
-        await batched.batcher.submit(rows[i % rows.length]!);
+        await batcher.submit(rows[i % rows.length]!);
         done++;
         i += 2 * batch;
       }
     };
     const timer = setTimeout(() => {
       stop = true;
-    }, seconds * 1000);
+    }, sec * 1000);
     await Promise.all(Array.from({ length: 2 * batch }, (_, k) => client(k)));
     clearTimeout(timer);
     return done / ((performance.now() - t0) / 1000);
   };
+  const gatewayRun = () => clients(batched.batcher, seconds);
   let raw = 0;
   let gateway = 0;
   for (let i = 0; i < 3; i++) {
@@ -97,6 +100,17 @@ export async function benchThroughput(name: string, batch: number, seconds = 1.5
     gateway = Math.max(gateway, await gatewayRun());
   }
   const s = batched.batcher.stats;
+  // A "model" that costs nothing but answers in a later turn of the event loop, as onnxruntime-node does.
+  const scores = new Float32Array(batch);
+  const answer = () => new Promise<Float32Array>((r) => setImmediate(() => r(scores)));
+  const noModel = createBatcher(name, model.featureNames.length, answer, {
+    maxBatchSize: batch,
+    maxQueueDelayMs: 0,
+    maxQueue: 1 << 20,
+    deadlineMs: 60_000,
+  });
+  let batcherOnly = 0;
+  for (let i = 0; i < 3; i++) batcherOnly = Math.max(batcherOnly, await clients(noModel, seconds / 3));
   await registry.close();
   return {
     model: name,
@@ -104,6 +118,7 @@ export async function benchThroughput(name: string, batch: number, seconds = 1.5
     rawRowsPerSec: raw,
     gatewayRowsPerSec: gateway,
     meanBatch: s.rows / s.batches,
+    batcherOnlyRowsPerSec: batcherOnly,
   };
 }
 
@@ -173,19 +188,37 @@ export async function benchLatency(name: string, rate = 1000, seconds = 5): Prom
 export interface ScaleResult {
   jobs: number;
   rowsPerJob: number;
+  /** Jobs/s through BullMQ on Redis. */
   one: number;
   two: number;
+  /** Jobs/s of the same scoring without a queue: what the machine gives one and two processes. */
+  localOne: number;
+  localTwo: number;
 }
+
+const fork1 = (args: string[]) =>
+  fork(join(ROOT, 'bench', 'score-worker.ts'), args, {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+const ready = (w: ReturnType<typeof fork1>) => new Promise((r) => w.once('message', r));
 
 /**
  * BullMQ mini-batch scoring jobs (aki-risk, one onnxruntime thread a process): jobs/s with one and
  * with two worker processes. As a re-scoring job carries patient keys and its worker assembles the
  * features, a job here carries a seed and a row count and its worker builds the rows. The jobs are
- * queued first; the clock runs from the moment every worker is told to start until the queue is empty.
- * Best of three alternating runs of each set-up.
+ * queued first; the clock runs from the moment every worker is told to start to the last job's
+ * finishedOn. Beside it, the control: the same jobs scored by one and by two processes with no
+ * queue at all, which is the most this machine gives at that moment. Best of `rounds` alternating
+ * runs of each set-up.
  */
-export async function benchProcesses(redisUrl: string, jobs = 1000, rowsPerJob = 1024): Promise<ScaleResult> {
-  const run = async (processes: number) => {
+export async function benchProcesses(
+  redisUrl: string,
+  rowsPerJob: number,
+  jobs: number,
+  rounds = 3,
+): Promise<ScaleResult> {
+  const viaRedis = async (processes: number) => {
     const prefix = `bench-${randomBytes(4).toString('hex')}`;
     const queue = new Queue('gateway-score', { connection: connectionFrom(redisUrl), prefix });
     for (let i = 0; i < jobs; i += 500)
@@ -193,36 +226,46 @@ export async function benchProcesses(redisUrl: string, jobs = 1000, rowsPerJob =
         Array.from({ length: Math.min(500, jobs - i) }, (_, k) => ({
           name: 'score',
           data: { seed: i + k + 1, rows: rowsPerJob },
-          opts: { removeOnComplete: true },
+          // As the gateway's score queue keeps them (src/queue/score-queue.ts).
+          opts: { removeOnComplete: { count: 1000 }, removeOnFail: { count: 1000 } },
         })),
       );
-    const workers = Array.from({ length: processes }, () =>
-      fork(join(ROOT, 'bench', 'score-worker.ts'), [redisUrl, prefix], {
-        execArgv: ['--import', 'tsx'],
-        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-      }),
-    );
-    await Promise.all(workers.map((w) => new Promise((r) => w.once('message', r))));
-    const t0 = performance.now();
+    const workers = Array.from({ length: processes }, () => fork1([redisUrl, prefix]));
+    await Promise.all(workers.map(ready));
+    const t0 = Date.now();
     for (const w of workers) w.send('go');
+    // This process looks only now and then (it must not take a core from the workers); the clock
+    // stops at the last job's finishedOn, as Redis recorded it.
     for (;;) {
+      await new Promise((r) => setTimeout(r, 50));
       const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
       if (Object.values(c).every((n) => n === 0)) break;
-      await new Promise((r) => setTimeout(r, 5));
     }
-    const rate = jobs / ((performance.now() - t0) / 1000);
+    const [last] = await queue.getCompleted(0, 0);
+    const rate = jobs / (((last?.finishedOn ?? Date.now()) - t0) / 1000);
     for (const w of workers) w.kill('SIGTERM');
     await queue.obliterate({ force: true });
     await queue.close();
     return rate;
   };
-  await run(1); // warm-up (Redis, page cache)
-  // The machine is shared: alternate the two set-ups and keep the best of three of each.
-  let one = 0;
-  let two = 0;
-  for (let i = 0; i < 3; i++) {
-    one = Math.max(one, await run(1));
-    two = Math.max(two, await run(2));
+  const local = async (processes: number) => {
+    const share = Math.ceil(jobs / processes);
+    const workers = Array.from({ length: processes }, () => fork1(['local', `${share}:${rowsPerJob}`]));
+    await Promise.all(workers.map(ready));
+    const done = workers.map((w) => new Promise<number>((r) => w.once('message', (ms) => r(Number(ms)))));
+    for (const w of workers) w.send('go');
+    const ms = Math.max(...(await Promise.all(done)));
+    for (const w of workers) w.kill('SIGTERM');
+    return (share * processes) / (ms / 1000);
+  };
+  await viaRedis(1); // warm-up (Redis, page cache)
+  // The machine is shared: alternate the set-ups and keep the best of each.
+  const r = { jobs, rowsPerJob, one: 0, two: 0, localOne: 0, localTwo: 0 };
+  for (let i = 0; i < rounds; i++) {
+    r.one = Math.max(r.one, await viaRedis(1));
+    r.two = Math.max(r.two, await viaRedis(2));
+    r.localOne = Math.max(r.localOne, await local(1));
+    r.localTwo = Math.max(r.localTwo, await local(2));
   }
-  return { jobs, rowsPerJob, one, two };
+  return r;
 }

@@ -1,4 +1,4 @@
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { benchIntake, type IntakeResult } from './mllp-intake.js';
 
 /**
@@ -105,8 +105,10 @@ async function main() {
   if (!only || only === 'models') {
     const { benchLatency, benchProcesses, benchThroughput } = await import('./models.js');
     console.log('\n## Inference engine: micro-batched throughput vs a raw onnxruntime-node loop\n');
-    console.log('| model | batch | raw loop rows/s | gateway rows/s | ratio | mean batch |');
-    console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+    console.log(
+      '| model | batch | raw loop rows/s | gateway rows/s | ratio | mean batch | µs a row: raw / gateway / batcher alone |',
+    );
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const [model, batch] of [
       ['aki-risk', 64],
       ['aki-risk', 32],
@@ -114,7 +116,7 @@ async function main() {
     ] as const) {
       const r = await benchThroughput(model, batch);
       console.log(
-        `| ${r.model} | ${r.batch} | ${f(r.rawRowsPerSec)} | ${f(r.gatewayRowsPerSec)} | ${f(r.gatewayRowsPerSec / r.rawRowsPerSec, 2)}x | ${f(r.meanBatch, 1)} |`,
+        `| ${r.model} | ${r.batch} | ${f(r.rawRowsPerSec)} | ${f(r.gatewayRowsPerSec)} | ${f(r.gatewayRowsPerSec / r.rawRowsPerSec, 2)}x | ${f(r.meanBatch, 1)} | ${us(r.rawRowsPerSec)} / ${us(r.gatewayRowsPerSec)} / ${us(r.batcherOnlyRowsPerSec)} |`,
       );
     }
     console.log('\n## Stream mode at 1,000 requests/s: latency of one row\n');
@@ -127,19 +129,25 @@ async function main() {
       );
     }
     if (process.env.REDIS_URL) {
-      const r = await benchProcesses(process.env.REDIS_URL);
+      // Jobs of the size the gateway's re-scoring queues (models.rescore.groupSize, its default).
+      const { configSchema } = await import('../src/config/schema.js');
+      const rowsPerJob = configSchema.parse({}).models.rescore.groupSize;
+      const r = await benchProcesses(process.env.REDIS_URL, rowsPerJob, 1000);
       console.log(
-        `\n## BullMQ mini-batch jobs (${r.rowsPerJob} rows each, aki-risk, one onnxruntime thread a process), worker processes on one Redis, best of 3\n`,
+        `\n## BullMQ mini-batch jobs (${f(r.rowsPerJob)} rows each = models.rescore.groupSize, aki-risk, one onnxruntime thread a process), worker processes on one Redis, best of 3\n`,
       );
-      console.log('| processes | jobs/s | rows/s |');
-      console.log('| ---: | ---: | ---: |');
-      console.log(`| 1 | ${f(r.one)} | ${f(r.one * r.rowsPerJob)} |`);
-      console.log(`| 2 | ${f(r.two)} | ${f(r.two * r.rowsPerJob)} |`);
-      console.log(`\nratio two processes / one: ${f(r.two / r.one, 2)}x (${cores()} cores)`);
+      console.log('| processes | jobs/s on Redis | rows/s | control: same scoring, no queue, jobs/s |');
+      console.log('| ---: | ---: | ---: | ---: |');
+      console.log(`| 1 | ${f(r.one)} | ${f(r.one * r.rowsPerJob)} | ${f(r.localOne)} |`);
+      console.log(`| 2 | ${f(r.two)} | ${f(r.two * r.rowsPerJob)} | ${f(r.localTwo)} |`);
+      console.log(
+        `\nratio two processes / one: ${f(r.two / r.one, 2)}x on Redis; ${f(r.localTwo / r.localOne, 2)}x without a queue, what the machine gave two processes (${cores()} cores, load average ${loadavg()[0]!.toFixed(1)} at the end)`,
+      );
     }
   }
 }
 
 const cores = () => availableParallelism();
+const us = (perSec: number) => f(1e6 / perSec, 2);
 
 await main();

@@ -368,7 +368,7 @@ export const configSchema = z
               .min(1000)
               .default(24 * 3600_000),
             /** Patients per mini-batch job (one session.run each). */
-            groupSize: z.number().int().min(1).max(10_000).default(256),
+            groupSize: z.number().int().min(1).max(10_000).default(1024),
             /** Mini-batch jobs run at once per process. */
             concurrency: z.number().int().min(1).max(64).default(2),
           })
