@@ -305,6 +305,10 @@ export const configSchema = z
         heartbeatGraceFactor: z.number().min(1).default(1.5),
         /** How often heartbeats are checked. */
         checkIntervalMs: z.number().int().min(50).default(10_000),
+        /** `_count` of each catch-up search page (the source's `next` links are followed to the end). */
+        catchUpPageSize: z.number().int().min(1).max(1000).default(1000),
+        /** Pages one catch-up follows at most (a guard against a source whose links never end). */
+        catchUpMaxPages: z.number().int().min(1).default(1000),
       })
       .strict()
       .prefault({}),

@@ -94,7 +94,7 @@ export class Repo {
   async search(
     type: string,
     query: string | SearchParams,
-  ): Promise<{ total: number; resources: Resource[] }> {
+  ): Promise<{ total: number; resources: Resource[]; count: number; offset: number }> {
     checkType(type);
     const c = compileSearch(type, parseQuery(query));
     const total = await this.q.query<{ n: string | number }>(
@@ -106,11 +106,16 @@ export class Repo {
         ? []
         : (
             await this.q.query<Row>(
-              `select ${COLUMNS} from fhir_resource r where ${c.where} order by r.last_updated ${c.sort}, r.seq ${c.sort} limit ${c.count}`,
+              `select ${COLUMNS} from fhir_resource r where ${c.where} order by r.last_updated ${c.sort}, r.seq ${c.sort} limit ${c.count} offset ${c.offset}`,
               c.params,
             )
           ).rows;
-    return { total: Number(total.rows[0]?.n ?? 0), resources: rows.map(fromRow) };
+    return {
+      total: Number(total.rows[0]?.n ?? 0),
+      resources: rows.map(fromRow),
+      count: c.count,
+      offset: c.offset,
+    };
   }
 
   /**

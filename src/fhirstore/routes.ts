@@ -151,7 +151,10 @@ export function registerFhirRoutes(app: FastifyInstance, store: FhirStore, opts:
         checkType(req.params.type);
         const bundle = await store.search(req.params.type, queryOf(req), { baseUrl: base() });
         const q = queryOf(req);
-        bundle.link = [{ relation: 'self', url: `${base()}/${req.params.type}${q ? `?${q}` : ''}` }];
+        bundle.link = [
+          { relation: 'self', url: `${base()}/${req.params.type}${q ? `?${q}` : ''}` },
+          ...(bundle.link ?? []),
+        ];
         return reply.type(FHIR_JSON).send(bundle);
       });
 

@@ -21,7 +21,7 @@ const REFERENCE_FIELDS: Record<string, string> = {
 };
 const REFERENCE_PARAMS = new Set(Object.values(REFERENCE_FIELDS));
 const TOKEN_PARAMS = new Set(['identifier', 'code']);
-const RESULT_PARAMS = new Set(['_count', '_sort', '_total', '_format', '_summary', '_elements']);
+const RESULT_PARAMS = new Set(['_count', '_offset', '_sort', '_total', '_format', '_summary', '_elements']);
 export const MAX_COUNT = 1000;
 const DEFAULT_COUNT = 100;
 
@@ -85,6 +85,8 @@ export interface CompiledSearch {
   where: string;
   params: unknown[];
   count: number;
+  /** Matches skipped before this page (`_offset`, what the `next` link carries). */
+  offset: number;
   sort: 'asc' | 'desc';
 }
 
@@ -97,6 +99,7 @@ export function compileSearch(type: string, raw: SearchParams): CompiledSearch {
   const params: unknown[] = [type];
   const clauses: string[] = ['r.resource_type = $1'];
   let count = DEFAULT_COUNT;
+  let offset = 0;
   let sort: 'asc' | 'desc' = 'asc';
   const bind = (v: unknown) => {
     params.push(v);
@@ -111,6 +114,13 @@ export function compileSearch(type: string, raw: SearchParams): CompiledSearch {
         count = Math.min(n, MAX_COUNT);
         continue;
       }
+      if (name === '_offset') {
+        const n = Number(value);
+        if (!Number.isInteger(n) || n < 0)
+          throw badRequest(`_offset must be a non-negative integer`, '_offset');
+        offset = n;
+        continue;
+      }
       if (name === '_sort') {
         if (value === '_lastUpdated') sort = 'asc';
         else if (value === '-_lastUpdated') sort = 'desc';
@@ -122,7 +132,7 @@ export function compileSearch(type: string, raw: SearchParams): CompiledSearch {
       clauses.push(`(${alternatives.join(' or ')})`);
     }
   }
-  return { where: clauses.join(' and '), params, count, sort };
+  return { where: clauses.join(' and '), params, count, offset, sort };
 }
 
 function tokenClause(name: string, value: string, bind: (v: unknown) => string): string {

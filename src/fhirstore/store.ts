@@ -50,8 +50,16 @@ export function createFhirStore(db: Database, opts: FhirStoreOptions = {}): Fhir
     conditionalUpdate: (type, criteria, resource) =>
       inTx((r) => r.conditionalUpdate(type, criteriaString(criteria), resource)),
     async search(type, params, o) {
-      const { total, resources } = await direct.search(type, params);
-      return searchset(total, resources, o?.baseUrl);
+      const { total, resources, count, offset } = await direct.search(type, params);
+      const bundle = searchset(total, resources, o?.baseUrl);
+      // More matches than this page: a `next` link with the same criteria, offset past this page.
+      if (o?.baseUrl && count > 0 && offset + resources.length < total) {
+        const q = new URLSearchParams(criteriaString(params));
+        q.set('_offset', String(offset + resources.length));
+        q.set('_count', String(count));
+        bundle.link = [{ relation: 'next', url: `${o.baseUrl}/${type}?${q}` }];
+      }
+      return bundle;
     },
     processBundle: (bundle, o) => processBundle(db, validate, bundle, o?.baseUrl),
   };

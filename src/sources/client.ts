@@ -34,6 +34,10 @@ export interface SourceClient {
   /** Reads `Type/id` (or an absolute URL on this server). */
   read(reference: string): Promise<Resource>;
   search(type: string, params: Record<string, string>): Promise<Bundle>;
+  /** Whether a searchset has a `next` link. */
+  hasNextPage(bundle: Bundle): boolean;
+  /** The page its `next` link points at (same authorization); undefined on the last page. */
+  nextPage(bundle: Bundle): Promise<Bundle | undefined>;
   create(resource: Resource): Promise<Resource>;
   /** `Type/id` of a reference relative to this server; undefined when it points elsewhere. */
   relative(reference: string): string | undefined;
@@ -95,6 +99,13 @@ export function createSourceClient(cfg: SourceConfig, key?: SigningKey): SourceC
       call(`search ${type}`, (c) =>
         c.search({ resourceType: type, searchParams: params, options: options() }),
       ),
+    hasNextPage: (bundle) => !!bundle.link?.some((l) => l.relation === 'next'),
+    async nextPage(bundle) {
+      if (!bundle.link?.some((l) => l.relation === 'next')) return undefined;
+      return call<Bundle>('search (next page)', async (c) =>
+        c.nextPage({ bundle: bundle as never, options: options() }),
+      );
+    },
     create: (resource) =>
       call(`create ${resource.resourceType}`, (c) =>
         c.create({ resourceType: resource.resourceType, body: resource as never, options: options() }),

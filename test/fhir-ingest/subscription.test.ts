@@ -102,7 +102,9 @@ describe('FHIR subscriptions: SMART Backend Services source, id-only, gaps, repl
         sources: [
           { name: 'ehr', baseUrl: src.fhirUrl, smart: { tokenUrl: src.tokenUrl, clientId: 'ml-gateway' } },
         ],
-        subscriptions: { checkIntervalMs: 100 },
+        // Catch-up searches come back in pages of 2: what was missed is on the last page, so the
+        // catch-up tests below pass only if the source's `next` links are followed.
+        subscriptions: { checkIntervalMs: 100, catchUpPageSize: 2 },
       },
     });
     // What the EHR holds: a patient and a vital-signs panel whose members are separate Observations.

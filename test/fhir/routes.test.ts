@@ -93,6 +93,35 @@ for (const kind of testDatabases()) {
       assert.equal(cu.status, 'corrected');
     });
 
+    it('pages a search with next links that fhir-kit-client follows to the last match', async () => {
+      for (let i = 0; i < 5; i++)
+        await client.update({
+          resourceType: 'Patient',
+          id: `page-${i}`,
+          body: {
+            resourceType: 'Patient',
+            id: `page-${i}`,
+            identifier: [{ system: 'http://paging.test', value: 'ward-7' }],
+          },
+        });
+      const ids: string[] = [];
+      let page = (await client.search({
+        resourceType: 'Patient',
+        searchParams: { identifier: 'http://paging.test|ward-7', _count: '2' },
+      })) as Bundle;
+      assert.equal(page.total, 5);
+      for (let n = 0; page && n < 10; n++) {
+        ids.push(...(page.entry ?? []).map((e) => String(e.resource?.id)));
+        const next = page.link?.find((l) => l.relation === 'next');
+        if (!next) break;
+        assert.match(next.url, /_offset=\d+/);
+        page = (await client.nextPage({ bundle: page as never })) as Bundle;
+      }
+      assert.deepEqual(ids, ['page-0', 'page-1', 'page-2', 'page-3', 'page-4']);
+      const bad = await failure(client.search({ resourceType: 'Patient', searchParams: { _offset: '-1' } }));
+      assert.equal(bad.status, 400);
+    });
+
     it('answers errors as OperationOutcomes with a fitting status', async () => {
       const nf = await failure(client.read({ resourceType: 'Observation', id: 'missing' }));
       assert.equal(nf.status, 404);

@@ -27,6 +27,10 @@ export interface ReceiverDeps {
   sources: ReadonlyMap<string, SourceClient>;
   logger: Logger;
   onEvent?(kind: 'handshake' | 'heartbeat' | 'event' | 'replay' | 'gap' | 'malformed' | 'catch-up'): void;
+  /** `_count` of each catch-up search page; the source's `next` links are followed (default 1000). */
+  catchUpPageSize?: number;
+  /** Pages one catch-up follows at most (default 1000). */
+  catchUpMaxPages?: number;
   now?: () => Date;
 }
 
@@ -94,23 +98,44 @@ export function createSubscriptionReceiver(d: ReceiverDeps) {
     for (const criteria of filters) {
       const [type, query = ''] = criteria.split('?') as [string, string?];
       const params = Object.fromEntries(new URLSearchParams(query));
-      const bundle = (await source.search(type, { ...params, _count: '1000' })) as Bundle;
-      for (const e of bundle.entry ?? []) {
-        const r = e.resource as Resource | undefined;
-        if (!r || (e.search?.mode && e.search.mode !== 'match')) continue;
-        if (validateResource(r, r.resourceType).some(isError)) continue;
-        const id = resourceIdentity(r);
-        const a = await d.inbox.accept({
-          channel: 'subscription',
-          sender: sourceSender(source.name),
-          controlId: `${id.resource}|${id.version}`,
-          messageType: r.resourceType,
-          raw: Buffer.from(JSON.stringify(r)),
-        });
-        if (!a.duplicate) stored++;
+      let page: Bundle | undefined = (await source.search(type, {
+        ...params,
+        _count: String(d.catchUpPageSize ?? 1000),
+      })) as Bundle;
+      for (let n = 1; page; n++) {
+        stored += await storeMatches(source, page);
+        if (n >= (d.catchUpMaxPages ?? 1000)) {
+          if (source.hasNextPage(page))
+            d.logger.warn(
+              { source: source.name, subscription, pages: n },
+              'subscription catch-up stopped at catchUpMaxPages; the rest was not fetched',
+            );
+          break;
+        }
+        page = await source.nextPage(page);
       }
     }
     d.logger.info({ source: source.name, subscription, from, to, stored }, 'subscription catch-up done');
+  }
+
+  /** Stores each match of a search page as a message of its own; answers how many were new. */
+  async function storeMatches(source: SourceClient, bundle: Bundle): Promise<number> {
+    let stored = 0;
+    for (const e of bundle.entry ?? []) {
+      const r = e.resource as Resource | undefined;
+      if (!r || (e.search?.mode && e.search.mode !== 'match')) continue;
+      if (validateResource(r, r.resourceType).some(isError)) continue;
+      const id = resourceIdentity(r);
+      const a = await d.inbox.accept({
+        channel: 'subscription',
+        sender: sourceSender(source.name),
+        controlId: `${id.resource}|${id.version}`,
+        messageType: r.resourceType,
+        raw: Buffer.from(JSON.stringify(r)),
+      });
+      if (!a.duplicate) stored++;
+    }
+    return stored;
   }
 
   function startCatchUp(source: SourceClient, subscription: string, from: number, to: number) {

@@ -82,6 +82,8 @@ export function createFhirIngest(o: FhirIngestOptions) {
     store,
     sources,
     logger,
+    catchUpPageSize: config.subscriptions.catchUpPageSize,
+    catchUpMaxPages: config.subscriptions.catchUpMaxPages,
     onEvent: (kind) => {
       notifications.inc({ kind });
       if (kind === 'event') o.metrics.messagesReceived.inc({ channel: 'subscription' });
