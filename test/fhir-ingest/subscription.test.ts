@@ -409,6 +409,17 @@ describe('FHIR subscriptions: SMART Backend Services source, id-only, gaps, repl
       return body;
     };
     assert.equal((await notify(notification(sub, 'handshake', 0, []))).status, 200);
+    // At the handshake the gateway reads the Subscription: its heartbeat period is known (the
+    // missing-heartbeat alert can fire) before any gap.
+    const known = async () =>
+      (
+        (await (await fetch(`${t.gw.httpUrl}/subscriptions`, { headers: auth() })).json()) as {
+          subscriptions: Array<Record<string, unknown>>;
+        }
+      ).subscriptions.find((x) => x.subscription === 'direct-sub');
+    for (let i = 0; i < 100 && !(await known())?.heartbeatSeconds; i++)
+      await new Promise((res) => setTimeout(res, 50));
+    assert.equal((await known())?.heartbeatSeconds, 3600);
     const first = await notify(full(1, 1, resources));
     assert.equal(first.status, 202, text(first.body));
     await t.gw.idle();

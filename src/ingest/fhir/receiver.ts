@@ -138,6 +138,19 @@ export function createSubscriptionReceiver(d: ReceiverDeps) {
     return stored;
   }
 
+  function learn(source: SourceClient, subscription: string) {
+    const p = filtersOf(source, subscription)
+      .then(() => undefined)
+      .catch((err) =>
+        d.logger.warn(
+          { source: source.name, subscription, err: errorInfo(err) },
+          'subscription not readable from the source server; its filters are read again at a gap',
+        ),
+      )
+      .finally(() => pending.delete(p));
+    pending.add(p);
+  }
+
   function startCatchUp(source: SourceClient, subscription: string, from: number, to: number) {
     const p = catchUp(source, subscription, from, to)
       .catch((err) =>
@@ -186,6 +199,9 @@ export function createSubscriptionReceiver(d: ReceiverDeps) {
     if (n.type === 'handshake') {
       await d.store.handshake(source.name, sub, n.status, at);
       d.onEvent?.('handshake');
+      // One made on the EHR directly: learn its heartbeat period and filters now, so that a silence
+      // raises the alert and a gap can be caught up from the start.
+      if (!(await d.store.find(sub))?.filterCriteria) learn(source, sub);
       return { status: 200, body: outcome([info('handshake acknowledged')]) };
     }
     const state = await d.store.find(sub);
