@@ -81,8 +81,8 @@ update egress_outbox o
       and not exists (
         select 1 from egress_outbox p
          where p.kind = c.kind and p.destination = c.destination and p.order_key = c.order_key
-           and p.status = 'pending' and p.id < c.id)
-    order by c.id
+           and p.status = 'pending' and (p.source_received_at, p.id) < (c.source_received_at, c.id))
+    order by c.source_received_at, c.id
     limit $3
     for update skip locked)
 returning o.id, o.message_id, o.destination, o.control_id, o.body, o.detail, o.attempts`;
@@ -101,7 +101,8 @@ select (select count(*)::int from egress_outbox
            and not exists (
              select 1 from egress_outbox p
               where p.kind = c.kind and p.destination = c.destination and p.order_key = c.order_key
-                and p.status = 'pending' and p.id < c.id)) as due_ms`;
+                and p.status = 'pending'
+                and (p.source_received_at, p.id) < (c.source_received_at, c.id))) as due_ms`;
 
 const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
 
@@ -112,8 +113,9 @@ const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
  * so with several processes on one database each row is sent by one of them, and sends them: `AA`/`CA`
  * is success; `AE`/`CE`, time-outs and transport failures are retried with exponential back-off
  * (jittered, capped) up to maxAttempts; `AR`/`CR` is a refusal, not retried. A row is only due when
- * no earlier row of its destination and order key is pending, so one patient's results keep their
- * order while others go on. Every attempt is a lineage entry of the triggering message
+ * no row of its destination and order key whose message was received earlier is pending, so one
+ * patient's results keep the order their messages came in (whatever order processing finished in)
+ * while others go on. Every attempt is a lineage entry of the triggering message
  * (`<kind>-sent`, `<kind>-attempt-failed`, `<kind>-gave-up`) written with the row's new state.
  * Rows left pending by a stop (or a crash: once its lease ends) are sent after the next start.
  */
@@ -335,10 +337,13 @@ export function createOutbox(o: OutboxOptions) {
         JSON.stringify(r.detail ?? {}),
       );
       const b = params.length - 7;
-      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}::jsonb)`;
+      // Ordered by when the triggering message was received (processing may finish out of order).
+      const received = `coalesce((select received_at from inbox where message_id = $${b + 2}), now())`;
+      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}::jsonb, ${received})`;
     });
     await q.query(
-      `insert into egress_outbox (kind, message_id, destination, order_key, control_id, body, detail)
+      `insert into egress_outbox (kind, message_id, destination, order_key, control_id, body, detail,
+                                  source_received_at)
        values ${values.join(', ')}
        on conflict (kind, destination, control_id) do nothing`,
       params,

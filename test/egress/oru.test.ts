@@ -169,6 +169,51 @@ for (const kind of testDatabases()) {
       }
     });
 
+    it("sends one patient's results in the order their messages were received, not processed", async () => {
+      // Two messages of patient C: 'c-early' received first, 'c-late' second; processing finished
+      // the other way round, so c-late's result reaches the outbox first.
+      for (const [id, at] of [
+        ['c-early', '2024-03-01T10:00:00Z'],
+        ['c-late', '2024-03-01T10:05:00Z'],
+      ] as const)
+        await t.db.query(
+          `insert into inbox (message_id, channel, sender, control_id, message_type, sha256, raw, received_at, status)
+           values ($1, 'mllp', 'LAB|HOSP', $1, 'ORU^R01', 'x', '\\x00', $2, 'processed')`,
+          [id, at],
+        );
+      let up = false;
+      const mirth = await startFakeMirth(() => (up ? 'AA' : 'AE'));
+      const egress = createOruEgress(
+        egressOptions(t.db, lineage, [
+          {
+            name: 'order',
+            host: '127.0.0.1',
+            port: mirth.port,
+            receivingApplication: '',
+            receivingFacility: '',
+            timeoutMs: 2000,
+            maxAttempts: 100,
+            backoffMs: 200,
+            maxBackoffMs: 200,
+          },
+        ]),
+      );
+      try {
+        egress.enqueue(job('c-late', 'C'));
+        for (const until = Date.now() + 5000; mirth.received.length === 0 && Date.now() < until; )
+          await new Promise((r) => setTimeout(r, 10));
+        egress.enqueue(job('c-early', 'C')); // arrives while c-late is in back-off after an AE
+        up = true;
+        await egress.idle();
+        const sent = mirth.received.map((m) => /OBR\|1\|CTRL-([\w-]+)/.exec(m)?.[1]);
+        assert.equal(sent[0], 'c-late', 'tried first: it was alone');
+        assert.deepEqual(sent.slice(-2), ['c-early', 'c-late'], 'then the earlier message goes first');
+      } finally {
+        await egress.close();
+        await mirth.close();
+      }
+    });
+
     it('retries when the destination is down or does not answer in time, then gives up', async () => {
       const silent = await startFakeMirth(() => 'none');
       const down = { host: '127.0.0.1', receivingApplication: '', receivingFacility: '' };
@@ -315,15 +360,16 @@ for (const kind of testDatabases()) {
           assert.equal(msaCode(ack), 'AA');
         }
         await first.gw.idle();
-        // All three wait in the outbox; the first has been tried while the destination was down
-        // (the others wait behind it: one patient's results keep their order).
+        // All three wait in the outbox, in the order their messages were received (processing may
+        // finish in another order); the first has been tried while the destination was down.
         const state = async () => {
           const r = await first.gw.db.query<{ status: string; attempts: number }>(
-            `select status, attempts from egress_outbox where kind = 'oru' order by id`,
+            `select status, attempts from egress_outbox where kind = 'oru'
+              order by source_received_at, id`,
           );
-          return r.rows.map((x) => `${x.status}:${x.attempts > 0 ? 'tried' : 'waiting'}`).join(' ');
+          return r.rows.map((x, i) => (i === 0 && x.attempts > 0 ? `${x.status}:tried` : x.status)).join(' ');
         };
-        const expected = 'pending:tried pending:waiting pending:waiting';
+        const expected = 'pending:tried pending pending';
         for (const until = Date.now() + 10_000; (await state()) !== expected && Date.now() < until; )
           await new Promise((r) => setTimeout(r, 25));
         assert.equal(await state(), expected);
