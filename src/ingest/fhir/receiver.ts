@@ -138,30 +138,40 @@ export function createSubscriptionReceiver(d: ReceiverDeps) {
     return stored;
   }
 
-  function learn(source: SourceClient, subscription: string) {
-    const p = filtersOf(source, subscription)
+  /** Runs work after the answer; a failure is logged (warn or error) with what was being done. */
+  function inBackground(
+    work: Promise<unknown>,
+    level: 'warn' | 'error',
+    ctx: { source: SourceClient; subscription: string },
+    what: string,
+  ) {
+    const p: Promise<void> = work
       .then(() => undefined)
       .catch((err) =>
-        d.logger.warn(
-          { source: source.name, subscription, err: errorInfo(err) },
-          'subscription not readable from the source server; its filters are read again at a gap',
+        d.logger[level](
+          { source: ctx.source.name, subscription: ctx.subscription, err: errorInfo(err) },
+          what,
         ),
       )
       .finally(() => pending.delete(p));
     pending.add(p);
   }
 
-  function startCatchUp(source: SourceClient, subscription: string, from: number, to: number) {
-    const p = catchUp(source, subscription, from, to)
-      .catch((err) =>
-        d.logger.error(
-          { source: source.name, subscription, err: errorInfo(err) },
-          'subscription catch-up failed',
-        ),
-      )
-      .finally(() => pending.delete(p));
-    pending.add(p);
-  }
+  const learn = (source: SourceClient, subscription: string) =>
+    inBackground(
+      filtersOf(source, subscription),
+      'warn',
+      { source, subscription },
+      'subscription not readable from the source server; its filters are read again at a gap',
+    );
+
+  const startCatchUp = (source: SourceClient, subscription: string, from: number, to: number) =>
+    inBackground(
+      catchUp(source, subscription, from, to),
+      'error',
+      { source, subscription },
+      'subscription catch-up failed',
+    );
 
   async function receive(bytes: Buffer): Promise<FhirAnswer> {
     let body: unknown;
