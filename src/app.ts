@@ -10,7 +10,7 @@ import { createFeatureStore } from './features/state.js';
 import { registerFhirRoutes } from './fhirstore/routes.js';
 import { createFhirStore } from './fhirstore/store.js';
 import { createAuthenticator, resolveAdminToken } from './http/auth.js';
-import { registerHealthRoutes } from './http/health.js';
+import { type Check, registerHealthRoutes } from './http/health.js';
 import { createHttpServer } from './http/server.js';
 import { createFhirIngest } from './ingest/fhir/service.js';
 import { registerFhirIngestRoutes } from './ingest/http/fhir-routes.js';
@@ -221,7 +221,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     const fhirIngest = createFhirIngest({ config, dataDir, db, inbox, logger, metrics });
     closers.set('fhirIngest', () => fhirIngest.close());
     registerFhirIngestRoutes(http, fhirIngest);
-    registerHealthRoutes(http, metrics, {
+    const checks: Record<string, Check> = {
       database: async () => {
         await db.ping();
         return { kind: db.kind };
@@ -241,7 +241,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
         return { target: 'external', circuit };
       },
       models: async () => ({ loaded: models.list().map((m) => `${m.name}@${m.version}`) }),
-    });
+    };
+    registerHealthRoutes(http, metrics, checks);
 
     await http.listen({ host: config.host, port: config.http.port });
     closers.set('http', () => http.close());
@@ -271,6 +272,12 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       logger,
       metrics,
       cipher,
+    });
+    // What waits for a destination's ACK (results to Mirth, application ACKs): the 3 am question
+    // "is anything stuck?" without a database client.
+    checks.egress = async () => ({
+      oruPending: await egress.pending(),
+      appAckPending: await appAcks.pending(),
     });
     closers.set('egress', async () => {
       await egress.close();

@@ -25,7 +25,7 @@ describe('operations', () => {
     const ready = await fetch(`${t.gw.httpUrl}/health/ready`);
     assert.equal(ready.status, 200);
     const body = (await ready.json()) as { checks: Record<string, { status: string }> };
-    assert.deepEqual(Object.keys(body.checks).sort(), ['database', 'fhir', 'models', 'queue']);
+    assert.deepEqual(Object.keys(body.checks).sort(), ['database', 'egress', 'fhir', 'models', 'queue']);
     assert.ok(Object.values(body.checks).every((c) => c.status === 'up'));
     assert.equal(msaCode(await sendMllp(t.gw.mllpPort, vitalsOru({ controlId: 'OPS-1' }))), 'AA');
     await t.gw.idle();

@@ -373,6 +373,14 @@ for (const kind of testDatabases()) {
         for (const until = Date.now() + 10_000; (await state()) !== expected && Date.now() < until; )
           await new Promise((r) => setTimeout(r, 25));
         assert.equal(await state(), expected);
+        // The on-call view: readiness names what waits for the destination.
+        const ready = (await (await fetch(`${first.gw.httpUrl}/health/ready`)).json()) as {
+          checks: { egress: { status: string; oruPending: number; appAckPending: number } };
+        };
+        assert.deepEqual(
+          { ...ready.checks.egress, ms: 0 },
+          { status: 'up', ms: 0, oruPending: 3, appAckPending: 0 },
+        );
         await first.stop();
 
         await new Promise((r) => down.close(r));
