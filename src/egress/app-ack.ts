@@ -74,6 +74,7 @@ export function buildAppAck(
     facility: o.facility,
     controlId: o.controlId,
     now: o.now,
+    ackTypes: { accept: 'AL', application: 'NE' },
     ...(code === 'AA'
       ? {}
       : {
@@ -86,9 +87,7 @@ export function buildAppAck(
           },
         }),
   });
-  const fs = header.fieldSep;
-  const [msh, ...rest] = text.split('\r');
-  return { text: [`${msh}${fs}${fs}${fs}AL${fs}NE`, ...rest].join('\r'), code };
+  return { text, code };
 }
 
 /**

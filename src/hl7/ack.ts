@@ -14,6 +14,8 @@ export interface AckOptions {
   error?: { hl7Code: string; text: string };
   now?: Date;
   controlId?: string;
+  /** MSH-15/MSH-16 of the ACK itself (an application ACK asks for a commit ACK: `AL`, `NE`). */
+  ackTypes?: { accept: string; application: string };
 }
 
 const ERROR_NAMES: Record<string, string> = {
@@ -79,6 +81,7 @@ export function buildAck(o: AckOptions): string {
     o.controlId ?? randomUUID().replace(/-/g, '').slice(0, 20),
     h?.processingId || 'P',
     version,
+    ...(o.ackTypes ? ['', '', o.ackTypes.accept, o.ackTypes.application] : []),
   ].join(fs);
   const text = o.error ? safeText(o.error.text, reserved) : '';
   const msa = ['MSA', o.code, h?.controlId ?? ''];
