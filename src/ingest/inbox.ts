@@ -47,6 +47,20 @@ export interface InboxOptions {
   seal?(raw: Buffer): Buffer;
 }
 
+/** Duplicate-detection key: one sender's control id is accepted once. */
+const keyOf = (sender: string, controlId: string) => `${sender}\u0000${controlId}`;
+
+/** The detail of a message's `received` lineage entry (no content, only what identifies the bytes). */
+function receivedDetail(p: Pending): Record<string, unknown> {
+  return {
+    channel: p.item.channel,
+    controlId: p.item.controlId,
+    messageType: p.item.messageType,
+    sha256: p.sha256,
+    bytes: p.bytes,
+  };
+}
+
 /**
  * Durable intake with group commit. Every message waits for the transaction that stores it (and its
  * `received` lineage entry) to commit; messages arriving while a commit runs are gathered into the
@@ -116,7 +130,7 @@ export class Inbox {
     // Within one batch the same sender + control id may appear twice: store the first only.
     const firstByKey = new Map<string, Pending>();
     for (const p of batch) {
-      const key = `${p.item.sender}\u0000${p.item.controlId}`;
+      const key = keyOf(p.item.sender, p.item.controlId);
       if (!firstByKey.has(key)) firstByKey.set(key, p);
     }
     const unique = [...firstByKey.values()];
@@ -149,9 +163,8 @@ export class Inbox {
            returning message_id, sender, control_id`,
             params,
           );
-          const key = (s: string, c: string) => `${s}\u0000${c}`;
-          const storedIds = new Map(ins.rows.map((r) => [key(r.sender, r.control_id), r.message_id]));
-          const dupes = unique.filter((p) => !storedIds.has(key(p.item.sender, p.item.controlId)));
+          const storedIds = new Map(ins.rows.map((r) => [keyOf(r.sender, r.control_id), r.message_id]));
+          const dupes = unique.filter((p) => !storedIds.has(keyOf(p.item.sender, p.item.controlId)));
           const existingIds = new Map<string, string>();
           if (dupes.length > 0) {
             const found = await tx.query<{ message_id: string; sender: string; control_id: string }>(
@@ -159,23 +172,17 @@ export class Inbox {
               where (sender, control_id) in (select * from unnest($1::text[], $2::text[]))`,
               [dupes.map((p) => p.item.sender), dupes.map((p) => p.item.controlId)],
             );
-            for (const r of found.rows) existingIds.set(key(r.sender, r.control_id), r.message_id);
+            for (const r of found.rows) existingIds.set(keyOf(r.sender, r.control_id), r.message_id);
           }
           await this.lineage.append(
             tx,
             unique
-              .filter((p) => storedIds.has(key(p.item.sender, p.item.controlId)))
+              .filter((p) => storedIds.has(keyOf(p.item.sender, p.item.controlId)))
               .map((p) => ({
-                messageId: storedIds.get(key(p.item.sender, p.item.controlId))!,
+                messageId: storedIds.get(keyOf(p.item.sender, p.item.controlId))!,
                 stage: 'received',
                 at: p.receivedAt,
-                detail: {
-                  channel: p.item.channel,
-                  controlId: p.item.controlId,
-                  messageType: p.item.messageType,
-                  sha256: p.sha256,
-                  bytes: p.bytes,
-                },
+                detail: receivedDetail(p),
               })),
           );
           return [storedIds, existingIds] as const;
@@ -189,7 +196,7 @@ export class Inbox {
     const newIds: string[] = [];
     const seen = new Set<string>();
     for (const p of batch) {
-      const key = `${p.item.sender}\u0000${p.item.controlId}`;
+      const key = keyOf(p.item.sender, p.item.controlId);
       const id = stored.get(key);
       if (id && !seen.has(key)) {
         seen.add(key);
@@ -220,17 +227,11 @@ export class Inbox {
         sha256: p.sha256,
         raw: p.item.raw,
         receivedAt: p.receivedAt,
-        detail: {
-          channel: p.item.channel,
-          controlId: p.item.controlId,
-          messageType: p.item.messageType,
-          sha256: p.sha256,
-          bytes: p.bytes,
-        },
+        detail: receivedDetail(p),
       })),
     );
     if (outcome !== 'stored') return undefined;
-    const stored = new Map(unique.map((p, i) => [`${p.item.sender}\u0000${p.item.controlId}`, ids[i]!]));
+    const stored = new Map(unique.map((p, i) => [keyOf(p.item.sender, p.item.controlId), ids[i]!]));
     return [stored, new Map<string, string>()] as const;
   }
 }
