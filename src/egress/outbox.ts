@@ -126,6 +126,8 @@ export function createOutbox(o: OutboxOptions) {
   const owner = `${process.pid}-${randomBytes(6).toString('hex')}`;
   const byName = new Map(o.destinations.map((d) => [d.name, d]));
   const names = [...byName.keys()];
+  // How long a claim holds: a connect and a send at the slowest destination's time-out, and margin.
+  const leaseMs = Math.max(0, ...o.destinations.map((d) => d.timeoutMs)) * 2 + 30_000;
   const clients = new Map<string, Promise<MllpClient>>();
   const running = new Set<Promise<void>>();
   const inserting = new Set<Promise<unknown>>();
@@ -289,7 +291,6 @@ export function createOutbox(o: OutboxOptions) {
         again = false;
         const free = concurrency - running.size;
         if (free > 0 && !closed) {
-          const leaseMs = Math.max(...o.destinations.map((d) => d.timeoutMs)) * 2 + 30_000;
           const rows = await o.db.query<ClaimedRow>(CLAIM_SQL, [o.kind, names, free, owner, leaseMs]);
           for (const row of rows.rows) start(row);
           if (rows.rows.length === free) continue;
