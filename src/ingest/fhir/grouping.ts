@@ -97,7 +97,10 @@ export function byGroup<T>(items: readonly T[], groups: readonly Grouping[]): Ma
   const out = new Map<string, T[]>();
   items.forEach((item, i) => {
     const g = groups[i]?.group;
-    if (g !== undefined) out.set(g, [...(out.get(g) ?? []), item]);
+    if (g === undefined) return;
+    const list = out.get(g);
+    if (list) list.push(item);
+    else out.set(g, [item]);
   });
   return out;
 }
