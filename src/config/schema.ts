@@ -351,6 +351,13 @@ export const configSchema = z
           })
           .strict()
           .prefault({}),
+        /**
+         * Stream batches run on an inference thread per model version (its own onnxruntime
+         * session), overlapping the event loop; false: on the event loop.
+         */
+        inferenceThread: z.boolean().default(true),
+        /** onnxruntime intra-op threads per session (0: onnxruntime's default, one per core). */
+        intraOpThreads: z.number().int().min(0).max(256).default(1),
         /** Models of kind `remote` (Open Inference Protocol / KServe V2 endpoints). */
         remote: z
           .object({

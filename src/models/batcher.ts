@@ -12,6 +12,7 @@
  * request's deadline counts from the moment its block took its first request (never later than
  * its own arrival, so a deadline can only come early, never late).
  */
+import { type InferenceThread, routeBatches } from './inference-thread.js';
 import { type LoadedModel, ModelInputError, type Scores } from './onnx-model.js';
 
 export interface BatcherOptions {
@@ -29,6 +30,8 @@ export interface BatcherObserver {
   batch(rows: number, queueDelayMs: number): void;
   refused(): void;
   expired(n: number): void;
+  /** Batches go to an inference thread while `up()` (read at each scrape). */
+  thread?(up: () => boolean): void;
   /** The batcher exists (its queue can be read from now on). */
   opened?(batcher: Batcher): void;
   /** The batcher closed: stop reading its queue. */
@@ -71,7 +74,7 @@ export interface Batcher {
 }
 
 /** Scores `n` rows of `data`: one score per row, or the model's output column (see Scores). */
-type Run = (data: Float32Array, n: number) => Promise<ArrayLike<number> | Scores>;
+export type Run = (data: Float32Array, n: number) => Promise<ArrayLike<number> | Scores>;
 
 type Resolve = (v: number) => void;
 type Reject = (e: unknown) => void;
@@ -97,13 +100,15 @@ export function createBatcher(
   run: Run,
   o: BatcherOptions,
   observer?: BatcherObserver,
+  /** Batches in flight at once: 1 on the event loop; the slots of an inference thread. */
+  concurrency = 1,
 ): Batcher {
   const max = o.maxBatchSize;
   const blocks: Block[] = [];
   let head = 0;
   const pool: Block[] = [];
   let queued = 0;
-  let running = false;
+  let inFlight = 0;
   let timer: NodeJS.Timeout | undefined;
   let immediate: NodeJS.Immediate | undefined;
   let closed = false;
@@ -150,7 +155,7 @@ export function createBatcher(
    * with no queue delay - it filled while that batch ran), or arms the timer of its queue delay.
    */
   const next = (afterBatch = false) => {
-    if (running || queued === 0) return;
+    if (inFlight >= concurrency || queued === 0) return;
     const b = blocks[head]!;
     if (b.n === max || head + 1 < blocks.length || (afterBatch && o.maxQueueDelayMs <= 0)) {
       cancelTimers();
@@ -190,7 +195,7 @@ export function createBatcher(
   }
 
   function dispatch(): void {
-    if (running || queued === 0) return;
+    if (inFlight >= concurrency || queued === 0) return;
     const b = blocks[head]!;
     blocks[head++] = undefined as never;
     if (head === blocks.length) {
@@ -210,7 +215,7 @@ export function createBatcher(
       finish();
       return;
     }
-    running = true;
+    inFlight++;
     stats.batches++;
     stats.rows += n;
     observer?.batch(n, now - b.opened);
@@ -222,7 +227,7 @@ export function createBatcher(
     }
     out.then(
       (r) => {
-        running = false;
+        inFlight--;
         // The next batch goes to the model before these answers wake their callers.
         next(true);
         const resolves = b.resolves;
@@ -234,16 +239,18 @@ export function createBatcher(
         finish();
       },
       (err: unknown) => {
-        running = false;
+        inFlight--;
         next(true);
         for (let i = 0; i < n; i++) b.rejects[i]!(err);
         release(b);
         finish();
       },
     );
+    // With a second slot free (an inference thread), a block already full goes at once.
+    if (inFlight < concurrency) next();
   }
   const finish = () => {
-    if (queued === 0 && !running && idle) idle();
+    if (queued === 0 && inFlight === 0 && idle) idle();
   };
 
   const batcher: Batcher = {
@@ -286,7 +293,7 @@ export function createBatcher(
       block.rejects[i] = capturedReject!;
       block.n = i + 1;
       queued++;
-      if (!running && (block.n === max || fresh)) next();
+      if (inFlight < concurrency && (block.n === max || fresh)) next();
       return p;
     },
     get queued() {
@@ -295,7 +302,7 @@ export function createBatcher(
     stats,
     async close() {
       closed = true;
-      if (queued > 0 || running) await new Promise<void>((r) => (idle = r));
+      if (queued > 0 || inFlight > 0) await new Promise<void>((r) => (idle = r));
       observer?.closed?.();
     },
   };
@@ -311,18 +318,22 @@ export function withBatcher(
   model: LoadedModel,
   o: BatcherOptions,
   observer?: BatcherObserver,
+  thread?: InferenceThread,
 ): LoadedModel & { batcher: Batcher } {
   // Rows the batcher has checked go to the session as they stand (no second check, no copy).
-  const run: Run = model.scoreRows
+  const local: Run = model.scoreRows
     ? (data, n) => model.scoreRows!(data, n)
     : (data, n) => model.predict(data, n);
+  const run = thread ? routeBatches(thread, local) : local;
   const batcher = createBatcher(
     `${model.name}@${model.version}`,
     model.featureNames.length,
     run,
     o,
     observer,
+    thread?.slots ?? 1,
   );
+  if (thread) observer?.thread?.(() => thread.ready);
   return Object.assign(Object.create(model) as LoadedModel, {
     batcher,
     async predict(rows: Float32Array | number[][], n?: number): Promise<number[]> {
@@ -334,6 +345,7 @@ export function withBatcher(
     },
     async close() {
       await batcher.close();
+      await thread?.close();
       await model.close();
     },
   });

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { InferenceSession } from 'onnxruntime-node';
 import type { Database } from '../db/database.js';
 import type { Mapping } from '../features/mapping.js';
 import type { Logger } from '../observability/logger.js';
@@ -26,6 +27,7 @@ import {
   setValidated,
   versionBytes,
 } from './governance.js';
+import { startModelThread } from './inference-thread.js';
 import { type LoadedModel, openModelBytes, readOnnxSignature, replayGoldenCases } from './onnx-model.js';
 import { checkFeatureOrder, loadModels, type ModelRegistry } from './registry.js';
 import { createRemoteModel, type RemoteOptions } from './remote.js';
@@ -53,6 +55,9 @@ export interface GovernedOptions {
   logger: Logger;
   mappings: readonly Mapping[];
   batcher: BatcherOptions;
+  /** Stream batches on an inference thread per version (see inference-thread.ts). */
+  inferenceThread?: boolean;
+  sessionOptions?: InferenceSession.SessionOptions;
   /** What each version's micro-batcher reports to (metrics). */
   observeBatcher?: (name: string, version: string) => BatcherObserver;
   remote: RemoteOptions;
@@ -79,8 +84,22 @@ export function createGovernedRegistry(o: GovernedOptions): GovernedRegistry {
     if (v.kind === 'remote') return createRemoteModel(v, o.remote);
     const bytes = await versionBytes(o.db, v.name, v.version);
     if (!bytes) throw new GovernanceError(`${v.name}@${v.version} has no ONNX bytes`);
-    const model = await openModelBytes(v.card, label, bytes, { verifyGoldenCases: verifyGolden });
-    return withBatcher(model, o.batcher, o.observeBatcher?.(v.name, v.version));
+    const model = await openModelBytes(v.card, label, bytes, {
+      verifyGoldenCases: verifyGolden,
+      ...(o.sessionOptions ? { sessionOptions: o.sessionOptions } : {}),
+    });
+    const thread = o.inferenceThread
+      ? startModelThread(model, bytes, {
+          maxRows: o.batcher.maxBatchSize,
+          ...(o.sessionOptions ? { sessionOptions: o.sessionOptions } : {}),
+          onExit: (err) =>
+            o.logger.error(
+              { model: v.name, version: v.version, err: err.message },
+              'inference thread stopped; batches run on the event loop',
+            ),
+        })
+      : undefined;
+    return withBatcher(model, o.batcher, o.observeBatcher?.(v.name, v.version), thread);
   }
 
   function load(name: string, version: string): Promise<LoadedModel> {

@@ -17,6 +17,7 @@ import { batcherObserver } from './batcher-metrics.js';
 import { buildCardBundle } from './card-render.js';
 import { aliases, listVersions, type ModelVersion } from './governance.js';
 import { createGovernedRegistry, type GovernedRegistry } from './governed.js';
+import { sessionOptions } from './inference-thread.js';
 import { createRescorer, type RescoreDeps } from './rescore.js';
 import { registerModelRoutes } from './routes.js';
 import { registerV2Routes } from './v2-routes.js';
@@ -34,6 +35,8 @@ export async function openGovernedModels(
     logger,
     mappings,
     batcher: config.models.batching,
+    inferenceThread: config.models.inferenceThread,
+    sessionOptions: sessionOptions(config.models.intraOpThreads),
     ...(metrics
       ? { observeBatcher: (name: string, version: string) => batcherObserver(metrics, name, version) }
       : {}),

@@ -7,6 +7,8 @@ export function createMetrics() {
   const stageBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
   /** Read at each scrape: the queue of every open micro-batcher (see watchModelQueue). */
   const modelQueues = new Set<(g: Gauge<'model' | 'version'>) => void>();
+  /** Read at each scrape: whether each model version's inference thread is up (see watchModelThread). */
+  const modelThreads = new Set<(g: Gauge<'model' | 'version'>) => void>();
   return {
     registry,
     messagesReceived: new Counter({
@@ -137,6 +139,22 @@ export function createMetrics() {
       const read = (g: Gauge<'model' | 'version'>) => g.inc({ model, version }, queued());
       modelQueues.add(read);
       return () => void modelQueues.delete(read);
+    },
+    modelThread: new Gauge({
+      name: 'gateway_model_inference_thread',
+      help: 'Whether stream batches run on the inference thread (1) or on the event loop (0), by model and version',
+      labelNames: ['model', 'version'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const read of modelThreads) read(this);
+      },
+    }),
+    /** Shows a version's inference thread in modelThread at every scrape; the function returned stops it. */
+    watchModelThread(model: string, version: string, up: () => boolean): () => void {
+      const read = (g: Gauge<'model' | 'version'>) => g.set({ model, version }, up() ? 1 : 0);
+      modelThreads.add(read);
+      return () => void modelThreads.delete(read);
     },
     modelRefused: new Counter({
       name: 'gateway_model_requests_refused_total',

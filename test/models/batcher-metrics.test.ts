@@ -84,5 +84,6 @@ describe('GET /metrics shows the micro-batchers', () => {
     assert.equal(sample(text, 'gateway_model_queued_requests', l), 0);
     assert.match(text, /# TYPE gateway_model_requests_refused_total counter/);
     assert.match(text, /# TYPE gateway_model_requests_expired_total counter/);
+    assert.equal(sample(text, 'gateway_model_inference_thread', l), 1, 'stream batches have their thread');
   });
 });
