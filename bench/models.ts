@@ -11,11 +11,32 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import * as ort from 'onnxruntime-node';
-import { type Batcher, createBatcher, withBatcher } from '../src/models/batcher.js';
+import { configSchema } from '../src/config/schema.js';
+import { type Batcher, type BatcherOptions, createBatcher, withBatcher } from '../src/models/batcher.js';
+import { sessionOptions, startModelThread } from '../src/models/inference-thread.js';
 import { loadModels } from '../src/models/registry.js';
 import { connectionFrom } from '../src/queue/bullmq.js';
 
 const ROOT = join(import.meta.dirname, '..');
+/** The gateway's defaults: models.inferenceThread and models.intraOpThreads. */
+const defaults = configSchema.parse({}).models;
+/** The onnxruntime session options the gateway gives every session, raw loops included. */
+export const SESSION = sessionOptions(defaults.intraOpThreads);
+
+/** A model as the gateway serves it (governed.ts): its session, its inference thread, its batcher. */
+async function gatewayModel(name: string, o: BatcherOptions) {
+  const registry = await loadModels(join(ROOT, 'models'), { sessionOptions: SESSION });
+  const model = registry.get(name)!;
+  const thread = defaults.inferenceThread
+    ? startModelThread(model, readFileSync(join(ROOT, 'models', name, 'model.onnx')), {
+        maxRows: o.maxBatchSize,
+        sessionOptions: SESSION,
+      })
+    : undefined;
+  while (thread && !thread.ready) await new Promise((r) => setTimeout(r, 5));
+  const batched = withBatcher(model, o, undefined, thread);
+  return { model, batched, close: () => batched.close() };
+}
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
@@ -35,14 +56,22 @@ export interface ThroughputResult {
   batch: number;
   rawRowsPerSec: number;
   gatewayRowsPerSec: number;
+  /** The raw loop with onnxruntime's default session options (intra-op threads: one per core). */
+  rawDefaultRowsPerSec: number;
   meanBatch: number;
   /** The same clients through a batcher whose "model" answers at once: the batcher's own cost. */
   batcherOnlyRowsPerSec: number;
 }
 
 /** Raw loop: session.run on `batch` rows at a time, the tensor built from rows each time. */
-async function rawLoop(file: string, rows: number[][], batch: number, seconds: number): Promise<number> {
-  const session = await ort.InferenceSession.create(readFileSync(file));
+async function rawLoop(
+  file: string,
+  rows: number[][],
+  batch: number,
+  seconds: number,
+  options: ort.InferenceSession.SessionOptions = SESSION,
+): Promise<number> {
+  const session = await ort.InferenceSession.create(readFileSync(file), options);
   const width = rows[0]!.length;
   const data = new Float32Array(batch * width);
   let done = 0;
@@ -61,17 +90,15 @@ async function rawLoop(file: string, rows: number[][], batch: number, seconds: n
 
 /** Best of three alternating runs of each side (the machine is shared with other work). */
 export async function benchThroughput(name: string, batch: number, seconds = 1.5): Promise<ThroughputResult> {
-  const registry = await loadModels(join(ROOT, 'models'));
-  const model = registry.get(name)!;
-  const rows = rowsFor(model.featureNames.length, 4096);
-  const file = join(ROOT, 'models', name, 'model.onnx');
-  await rawLoop(file, rows, batch, 0.5); // warm-up
-  const batched = withBatcher(model, {
+  const { model, batched, close } = await gatewayModel(name, {
     maxBatchSize: batch,
     maxQueueDelayMs: 0,
     maxQueue: 1 << 20,
     deadlineMs: 60_000,
   });
+  const rows = rowsFor(model.featureNames.length, 4096);
+  const file = join(ROOT, 'models', name, 'model.onnx');
+  await rawLoop(file, rows, batch, 0.5); // warm-up
   // Clients: 2 x batch single-row requests in flight at all times, each one sent again when answered.
   const clients = async (batcher: Batcher, sec: number) => {
     let done = 0;
@@ -94,9 +121,11 @@ export async function benchThroughput(name: string, batch: number, seconds = 1.5
   };
   const gatewayRun = () => clients(batched.batcher, seconds);
   let raw = 0;
+  let rawDefault = 0;
   let gateway = 0;
   for (let i = 0; i < 3; i++) {
     raw = Math.max(raw, await rawLoop(file, rows, batch, seconds));
+    rawDefault = Math.max(rawDefault, await rawLoop(file, rows, batch, seconds, {}));
     gateway = Math.max(gateway, await gatewayRun());
   }
   const s = batched.batcher.stats;
@@ -111,11 +140,12 @@ export async function benchThroughput(name: string, batch: number, seconds = 1.5
   });
   let batcherOnly = 0;
   for (let i = 0; i < 3; i++) batcherOnly = Math.max(batcherOnly, await clients(noModel, seconds / 3));
-  await registry.close();
+  await close();
   return {
     model: name,
     batch,
     rawRowsPerSec: raw,
+    rawDefaultRowsPerSec: rawDefault,
     gatewayRowsPerSec: gateway,
     meanBatch: s.rows / s.batches,
     batcherOnlyRowsPerSec: batcherOnly,
@@ -154,10 +184,17 @@ async function paced(rate: number, seconds: number, fn: (i: number) => Promise<u
 }
 
 export async function benchLatency(name: string, rate = 1000, seconds = 5): Promise<LatencyResult> {
-  const registry = await loadModels(join(ROOT, 'models'));
-  const model = registry.get(name)!;
+  const { model, batched, close } = await gatewayModel(name, {
+    maxBatchSize: 64,
+    maxQueueDelayMs: 0,
+    maxQueue: 10_000,
+    deadlineMs: 5000,
+  });
   const rows = rowsFor(model.featureNames.length, 1024);
-  const session = await ort.InferenceSession.create(readFileSync(join(ROOT, 'models', name, 'model.onnx')));
+  const session = await ort.InferenceSession.create(
+    readFileSync(join(ROOT, 'models', name, 'model.onnx')),
+    SESSION,
+  );
   const width = model.featureNames.length;
   const raw = (i: number) =>
     session.run({
@@ -165,16 +202,10 @@ export async function benchLatency(name: string, rate = 1000, seconds = 5): Prom
     });
   await paced(rate, 1, raw); // warm-up
   const rawLat = await paced(rate, seconds, raw);
-  const batched = withBatcher(model, {
-    maxBatchSize: 64,
-    maxQueueDelayMs: 0,
-    maxQueue: 10_000,
-    deadlineMs: 5000,
-  });
   await paced(rate, 1, (i) => batched.predict([rows[i % rows.length]!]));
   const gwLat = await paced(rate, seconds, (i) => batched.predict([rows[i % rows.length]!]));
   await session.release();
-  await registry.close();
+  await close();
   return {
     model: name,
     rate,
