@@ -128,6 +128,7 @@ export function startInferenceThread(label: string, o: InferenceThreadOptions): 
   let polling = false;
   let sleeping = false;
   let batches = 0;
+  let drained: (() => void) | undefined;
 
   worker.on('message', (m: { ready?: boolean }) => {
     if (m.ready && !closing) ready = true;
@@ -141,6 +142,7 @@ export function startInferenceThread(label: string, o: InferenceThreadOptions): 
       inFlight[s] = undefined;
     }
     count = 0;
+    drained?.();
     if (!closing) o.onExit?.(err);
   };
   worker.on('error', fail);
@@ -172,6 +174,7 @@ export function startInferenceThread(label: string, o: InferenceThreadOptions): 
         p.resolve(scores);
       } else p.reject(new InferenceThreadError(label, error ?? 'batch failed'));
     }
+    drained?.();
     return false;
   };
   const poll = () => {
@@ -237,7 +240,7 @@ export function startInferenceThread(label: string, o: InferenceThreadOptions): 
       closing = true;
       ready = false;
       // Batches already handed over finish first.
-      while (count > 0 && !dead) await new Promise((r) => setTimeout(r, 1));
+      if (count > 0 && !dead) await new Promise<void>((r) => (drained = r));
       Atomics.store(ctrl, STOP, 1);
       for (let s = 0; s < slots; s++) Atomics.notify(ctrl, state(s));
       const timer = setTimeout(() => void worker.terminate(), 2000);
