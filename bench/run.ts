@@ -136,7 +136,7 @@ async function main() {
       // Jobs of the size the gateway's re-scoring queues (models.rescore.groupSize, its default).
       const { configSchema } = await import('../src/config/schema.js');
       const rowsPerJob = configSchema.parse({}).models.rescore.groupSize;
-      const r = await benchProcesses(process.env.REDIS_URL, rowsPerJob, 1000);
+      const r = await benchProcesses(process.env.REDIS_URL, rowsPerJob, 2000);
       console.log(
         `\n## BullMQ mini-batch jobs (${f(r.rowsPerJob)} rows each = models.rescore.groupSize, aki-risk, one onnxruntime thread a process), worker processes on one Redis, best of 3\n`,
       );

@@ -2,7 +2,8 @@
  * A worker process of benchProcesses: a BullMQ worker of mini-batch scoring jobs, set up as the
  * gateway's score queue is (src/queue/score-queue.ts: `models.rescore.concurrency` jobs at once).
  * Each job names a seed and a row count; the worker assembles the rows (as a re-scoring job
- * assembles feature state) and scores them in one session.run. Starts taking jobs when told 'go'.
+ * assembles feature state) and scores them in one session.run. Scores 50 jobs' worth of rows before
+ * it says 'ready' (warm), and starts taking jobs when told 'go'.
  *
  * `local N` instead of a Redis URL: the same jobs without a queue (N of them, seeds 1..N, this
  * process's share), answering its elapsed ms: what the machine gives the scoring alone.
@@ -10,13 +11,15 @@
 import { join } from 'node:path';
 import { Worker } from 'bullmq';
 import { configSchema } from '../src/config/schema.js';
+import { sessionOptions } from '../src/models/inference-thread.js';
 import { loadModels } from '../src/models/registry.js';
 import { connectionFrom } from '../src/queue/bullmq.js';
 
 const [target, arg] = process.argv.slice(2) as [string, string];
-const threads = Number(process.env.ORT_THREADS ?? 1);
+const defaults = configSchema.parse({}).models;
+// The gateway's session options (models.intraOpThreads: one onnxruntime thread a session).
 const registry = await loadModels(join(import.meta.dirname, '..', 'models'), {
-  sessionOptions: { intraOpNumThreads: threads, interOpNumThreads: 1 },
+  sessionOptions: sessionOptions(defaults.intraOpThreads),
 });
 const model = registry.get('aki-risk')!;
 const width = model.featureNames.length;
@@ -30,6 +33,9 @@ async function score(seed: number, rows: number): Promise<number> {
   }
   return (await model.predict(data, rows)).length;
 }
+
+// Warm-up before 'ready' (the JIT, onnxruntime's first runs): the clock measures the steady state.
+for (let i = 1; i <= 50; i++) await score(1_000_000 + i, 1024);
 
 if (target === 'local') {
   const [jobs, rows] = arg.split(':').map(Number) as [number, number];
@@ -50,7 +56,7 @@ if (target === 'local') {
     {
       connection: connectionFrom(target),
       prefix: arg,
-      concurrency: configSchema.parse({}).models.rescore.concurrency,
+      concurrency: defaults.rescore.concurrency,
       autorun: false,
     },
   );
