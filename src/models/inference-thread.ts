@@ -14,16 +14,20 @@
 import { Worker } from 'node:worker_threads';
 import type { InferenceSession } from 'onnxruntime-node';
 import type { Run } from './batcher.js';
+import {
+  bytesFor,
+  DONE,
+  FAILED,
+  FREE,
+  MAIN_WAITING,
+  SLEEPING,
+  STOP,
+  SUBMITTED,
+  slotViews,
+  stateWord as state,
+} from './inference-layout.js';
 import type { LoadedModel } from './onnx-model.js';
 
-const FREE = 0;
-const SUBMITTED = 1;
-const DONE = 2;
-const FAILED = 3;
-const STOP = 0;
-const MAIN_WAITING = 1;
-const SLEEPING = 2;
-const ERROR_BYTES = 512;
 /** Atomics.waitAsync: in Node since 16, typed only from lib ES2024 (which Node 20 does not fully have). */
 const waitAsync = (
   Atomics as unknown as {
@@ -57,6 +61,8 @@ export interface InferenceThread {
   readonly ready: boolean;
   /** Batches the thread has scored. */
   readonly batches: number;
+  /** What a batch has been taking in the thread's session (moving mean, ms; 0 before the first). */
+  readonly computeMs: number;
   /** Nothing in flight and the thread asleep: a batch now waits for it to wake. */
   readonly idle: boolean;
   /** Scores n rows (n <= maxRows, finite); at most `slots` calls in flight. One score a row. */
@@ -82,18 +88,8 @@ interface Pending {
 
 export function startInferenceThread(label: string, o: InferenceThreadOptions): InferenceThread {
   const slots = 2;
-  const slotBytes = o.maxRows * o.width * 4 + o.maxRows * 4 + ERROR_BYTES;
-  const shared = new SharedArrayBuffer(64 + slots * slotBytes);
-  const ctrl = new Int32Array(shared, 0, 4 + slots * 2);
-  const views = Array.from({ length: slots }, (_, s) => {
-    const base = 64 + s * slotBytes;
-    return {
-      rows: new Float32Array(shared, base, o.maxRows * o.width),
-      scores: new Float32Array(shared, base + o.maxRows * o.width * 4, o.maxRows),
-      error: new Uint8Array(shared, base + o.maxRows * o.width * 4 + o.maxRows * 4, ERROR_BYTES),
-    };
-  });
-  const state = (s: number) => 4 + s * 2;
+  const shared = new SharedArrayBuffer(bytesFor(slots, o.maxRows, o.width));
+  const { ctrl, slots: views } = slotViews(shared, slots, o.maxRows, o.width);
   const pollMs = o.pollMs ?? 1;
   const decoder = new TextDecoder();
 
@@ -128,6 +124,7 @@ export function startInferenceThread(label: string, o: InferenceThreadOptions): 
   let polling = false;
   let sleeping = false;
   let batches = 0;
+  let computeMs = 0;
   let drained: (() => void) | undefined;
 
   worker.on('message', (m: { ready?: boolean }) => {
@@ -170,6 +167,8 @@ export function startInferenceThread(label: string, o: InferenceThreadOptions): 
       oldest = (s + 1) % slots;
       count--;
       if (scores) {
+        const ms = ctrl[state(s) + 2]! / 1000;
+        computeMs = batches === 0 ? ms : 0.8 * computeMs + 0.2 * ms;
         batches++;
         p.resolve(scores);
       } else p.reject(new InferenceThreadError(label, error ?? 'batch failed'));
@@ -208,6 +207,9 @@ export function startInferenceThread(label: string, o: InferenceThreadOptions): 
     },
     get batches() {
       return batches;
+    },
+    get computeMs() {
+      return computeMs;
     },
     get idle() {
       return count === 0 && Atomics.load(ctrl, SLEEPING) === 1;
@@ -273,16 +275,17 @@ export function sessionOptions(intraOpThreads: number): InferenceSession.Session
   return intraOpThreads > 0 ? { intraOpNumThreads: intraOpThreads, interOpNumThreads: 1 } : {};
 }
 
-/** A batch on the event loop that takes longer than this (moving mean) keeps to the thread. */
-const LONG_LOCAL_MS = 0.5;
+/** A model whose batches take longer than this (moving mean) keeps to the thread even when it sleeps. */
+const LONG_BATCH_MS = 0.5;
 
 /**
  * Where each batch runs. On the inference thread when it is awake or busy: under load, batches
  * overlap with the event loop. On the event loop when the thread sleeps and nothing runs: a lone
  * request would otherwise wait for the thread to wake (50 µs to a millisecond on a virtual
- * machine), far longer than a small model takes; unless batches on the event loop have been
- * taking long, which the loop cannot afford. On the event loop as well before the thread is up,
- * and if it ever stops.
+ * machine), far longer than a small model takes; unless the model's batches take long, which the
+ * event loop cannot afford. How long they take is what the thread measures in its session once it
+ * has run one (the event loop's own measure also counts its waits); until then the event loop's.
+ * On the event loop as well before the thread is up, and if it ever stops.
  */
 export function routeBatches(thread: InferenceThread, local: Run): Run {
   let localRunning = 0;
@@ -299,7 +302,8 @@ export function routeBatches(thread: InferenceThread, local: Run): Run {
   };
   return (data, n) => {
     if (!thread.ready) return local(data, n);
-    if (thread.idle && localRunning === 0 && localMs < LONG_LOCAL_MS) return onLoop(data, n);
+    const batchMs = thread.batches > 0 ? thread.computeMs : localMs;
+    if (thread.idle && localRunning === 0 && batchMs < LONG_BATCH_MS) return onLoop(data, n);
     return thread.run(data, n);
   };
 }

@@ -5,8 +5,8 @@
  *
  * Plain JavaScript on purpose: a worker thread does not inherit the TypeScript loader the
  * gateway was started with (`bin/gateway.js` registers it in the main thread only), and this
- * file needs nothing but onnxruntime-node. The memory layout is defined in inference-thread.ts
- * (`layout`); the two files change together.
+ * file needs nothing but onnxruntime-node and the memory layout (inference-layout.js, plain
+ * JavaScript too).
  *
  * Protocol, per slot in ring order: the main thread writes n rows and sets SUBMITTED; this thread
  * copies them out (onnxruntime refuses shared memory), runs the session, writes one score a row
@@ -17,28 +17,21 @@
 import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import {
+  DONE,
+  ERROR_BYTES,
+  FAILED,
+  MAIN_WAITING,
+  SLEEPING,
+  STOP,
+  SUBMITTED,
+  slotViews,
+  stateWord as state,
+} from './inference-layout.js';
 
 const { bytes, sha256, input, output, outputIndex, width, maxRows, slots, sessionOptions, spinUs, shared } =
   workerData;
-const SUBMITTED = 1;
-const DONE = 2;
-const FAILED = 3;
-const STOP = 0;
-const MAIN_WAITING = 1;
-const SLEEPING = 2;
-const ERROR_BYTES = 512;
-
-const ctrl = new Int32Array(shared, 0, 4 + slots * 2);
-const slotBytes = maxRows * width * 4 + maxRows * 4 + ERROR_BYTES;
-const views = Array.from({ length: slots }, (_, s) => {
-  const base = 64 + s * slotBytes;
-  return {
-    rows: new Float32Array(shared, base, maxRows * width),
-    scores: new Float32Array(shared, base + maxRows * width * 4, maxRows),
-    error: new Uint8Array(shared, base + maxRows * width * 4 + maxRows * 4, ERROR_BYTES),
-  };
-});
-const state = (s) => 4 + s * 2;
+const { ctrl, slots: views } = slotViews(shared, slots, maxRows, width);
 
 /** Waits until slot `s` is submitted or the thread is told to stop; false when stopping. */
 function awaitSlot(s) {
@@ -78,7 +71,9 @@ async function main() {
         feeds.set(n, feed);
       }
       feed.data.set(v.rows.subarray(0, n * width));
+      const t0 = performance.now();
       const result = await session.run(feed.feeds, fetches);
+      ctrl[state(s) + 2] = Math.round((performance.now() - t0) * 1000);
       const tensor = result[output];
       if (!tensor) throw new Error(`session returned no '${output}'`);
       const stride = tensor.dims.length === 2 ? Number(tensor.dims[1]) : 1;

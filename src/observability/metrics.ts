@@ -5,10 +5,18 @@ export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'gateway_process_' });
   const stageBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
-  /** Read at each scrape: the queue of every open micro-batcher (see watchModelQueue). */
-  const modelQueues = new Set<(g: Gauge<'model' | 'version'>) => void>();
-  /** Read at each scrape: whether each model version's inference thread is up (see watchModelThread). */
-  const modelThreads = new Set<(g: Gauge<'model' | 'version'>) => void>();
+  /** The queue of every open micro-batcher, read at each scrape (see watchModelQueue). */
+  const modelQueued = scrapedModelGauge(
+    registry,
+    'gateway_model_queued_requests',
+    'Single-row requests waiting in the micro-batcher, by model and version',
+  );
+  /** Whether each model version's inference thread is up, read at each scrape (see watchModelThread). */
+  const modelThread = scrapedModelGauge(
+    registry,
+    'gateway_model_inference_thread',
+    'Whether stream batches run on the inference thread (1) or on the event loop (0), by model and version',
+  );
   return {
     registry,
     messagesReceived: new Counter({
@@ -124,37 +132,13 @@ export function createMetrics() {
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers: [registry],
     }),
-    modelQueued: new Gauge({
-      name: 'gateway_model_queued_requests',
-      help: 'Single-row requests waiting in the micro-batcher, by model and version',
-      labelNames: ['model', 'version'] as const,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const read of modelQueues) read(this);
-      },
-    }),
-    /** Shows a batcher's queue in modelQueued at every scrape; the function returned stops it. */
+    /** Shows a batcher's queue in gateway_model_queued_requests; the function returned stops it. */
     watchModelQueue(model: string, version: string, queued: () => number): () => void {
-      const read = (g: Gauge<'model' | 'version'>) => g.inc({ model, version }, queued());
-      modelQueues.add(read);
-      return () => void modelQueues.delete(read);
+      return modelQueued(model, version, queued);
     },
-    modelThread: new Gauge({
-      name: 'gateway_model_inference_thread',
-      help: 'Whether stream batches run on the inference thread (1) or on the event loop (0), by model and version',
-      labelNames: ['model', 'version'] as const,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const read of modelThreads) read(this);
-      },
-    }),
-    /** Shows a version's inference thread in modelThread at every scrape; the function returned stops it. */
+    /** Shows a version's inference thread in gateway_model_inference_thread; the function returned stops it. */
     watchModelThread(model: string, version: string, up: () => boolean): () => void {
-      const read = (g: Gauge<'model' | 'version'>) => g.set({ model, version }, up() ? 1 : 0);
-      modelThreads.add(read);
-      return () => void modelThreads.delete(read);
+      return modelThread(model, version, () => (up() ? 1 : 0));
     },
     modelRefused: new Counter({
       name: 'gateway_model_requests_refused_total',
@@ -172,3 +156,26 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * A gauge by model and version whose values are read at each scrape from the functions watching
+ * it; `watch` adds one (its value is added to its labels') and answers the function that stops it.
+ */
+function scrapedModelGauge(registry: Registry, name: string, help: string) {
+  const readers = new Set<(g: Gauge<'model' | 'version'>) => void>();
+  new Gauge({
+    name,
+    help,
+    labelNames: ['model', 'version'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const read of readers) read(this);
+    },
+  });
+  return (model: string, version: string, value: () => number): (() => void) => {
+    const read = (g: Gauge<'model' | 'version'>) => g.inc({ model, version }, value());
+    readers.add(read);
+    return () => void readers.delete(read);
+  };
+}

@@ -69,38 +69,41 @@ describe('inference thread', () => {
     });
   }
 
-  it('runs a lone batch on the event loop while the thread sleeps, and overlapping or slow batches on the thread', async () => {
-    const model = registry.get('vitals-deterioration')!;
-    const thread = startModelThread(model, bytes.get('vitals-deterioration')!, { maxRows: 16 });
+  it('runs a lone batch on the event loop while the thread sleeps, overlapping batches and a slow model on the thread', async () => {
+    const model = registry.get('aki-risk')!;
+    const thread = startModelThread(model, bytes.get('aki-risk')!, { maxRows: 4096 });
     await untilReady(thread);
     const asleep = async () => {
       for (let i = 0; i < 200 && !thread.idle; i++) await new Promise((r) => setTimeout(r, 5));
       assert.ok(thread.idle, 'the thread sleeps when nothing comes');
     };
     let onLoop = 0;
-    const local = (delayMs: number) => async (data: Float32Array, n: number) => {
+    const run = routeBatches(thread, (data, n) => {
       onLoop++;
-      if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
       return model.scoreRows!(data, n);
-    };
+    });
     const row = Float32Array.from(model.card.goldenCases[0]!.features);
-    const run = routeBatches(thread, local(0));
     await asleep();
     await run(row, 1);
     assert.deepEqual([onLoop, thread.batches], [1, 0], 'a lone batch does not wait for the thread to wake');
     await Promise.all([run(row, 1), run(row, 1)]);
     assert.deepEqual([onLoop, thread.batches], [2, 1], 'a batch arriving while one runs goes to the thread');
-
-    onLoop = 0;
-    const slow = routeBatches(thread, local(3));
-    for (let i = 0; i < 4; i++) {
-      await asleep();
-      await slow(row, 1);
-    }
-    assert.ok(
-      onLoop < 4 && thread.batches > 1,
-      'batches that take long on the event loop keep to the thread',
+    await asleep();
+    await run(row, 1);
+    assert.deepEqual(
+      [onLoop, thread.batches],
+      [3, 1],
+      'the model is quick: lone batches stay on the event loop',
     );
+
+    // Batches of 4,096 rows (milliseconds each): the event loop cannot afford them, even alone.
+    const big = Float32Array.from({ length: 4096 * row.length }, (_, i) => row[i % row.length]!);
+    for (let i = 0; i < 5; i++) await Promise.all([run(big, 4096), run(big, 4096)]);
+    assert.ok(thread.computeMs > 0.5, `a big batch takes ${thread.computeMs} ms in the thread's session`);
+    const before = thread.batches;
+    await asleep();
+    await run(big, 4096);
+    assert.equal(thread.batches, before + 1, 'a slow model keeps to the thread');
     await thread.close();
   });
 
