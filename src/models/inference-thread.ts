@@ -61,7 +61,10 @@ export interface InferenceThread {
   readonly ready: boolean;
   /** Batches the thread has scored. */
   readonly batches: number;
-  /** What a batch has been taking in the thread's session (moving mean, ms; 0 before the first). */
+  /**
+   * The shortest time one of the last 8 batches took in the thread's session (ms; 0 before the
+   * first): what a small batch of this model costs, whatever else the machine did meanwhile.
+   */
   readonly computeMs: number;
   /** Nothing in flight and the thread asleep: a batch now waits for it to wake. */
   readonly idle: boolean;
@@ -124,7 +127,7 @@ export function startInferenceThread(label: string, o: InferenceThreadOptions): 
   let polling = false;
   let sleeping = false;
   let batches = 0;
-  let computeMs = 0;
+  const recentMs = new Float64Array(8);
   let drained: (() => void) | undefined;
 
   worker.on('message', (m: { ready?: boolean }) => {
@@ -167,8 +170,7 @@ export function startInferenceThread(label: string, o: InferenceThreadOptions): 
       oldest = (s + 1) % slots;
       count--;
       if (scores) {
-        const ms = ctrl[state(s) + 2]! / 1000;
-        computeMs = batches === 0 ? ms : 0.8 * computeMs + 0.2 * ms;
+        recentMs[batches % recentMs.length] = ctrl[state(s) + 2]! / 1000;
         batches++;
         p.resolve(scores);
       } else p.reject(new InferenceThreadError(label, error ?? 'batch failed'));
@@ -209,7 +211,9 @@ export function startInferenceThread(label: string, o: InferenceThreadOptions): 
       return batches;
     },
     get computeMs() {
-      return computeMs;
+      let min = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < Math.min(batches, recentMs.length); i++) min = Math.min(min, recentMs[i]!);
+      return batches === 0 ? 0 : min;
     },
     get idle() {
       return count === 0 && Atomics.load(ctrl, SLEEPING) === 1;
@@ -275,7 +279,7 @@ export function sessionOptions(intraOpThreads: number): InferenceSession.Session
   return intraOpThreads > 0 ? { intraOpNumThreads: intraOpThreads, interOpNumThreads: 1 } : {};
 }
 
-/** A model whose batches take longer than this (moving mean) keeps to the thread even when it sleeps. */
+/** A model whose small batches take longer than this keeps to the thread even when it sleeps. */
 const LONG_BATCH_MS = 0.5;
 
 /**
@@ -284,7 +288,8 @@ const LONG_BATCH_MS = 0.5;
  * request would otherwise wait for the thread to wake (50 µs to a millisecond on a virtual
  * machine), far longer than a small model takes; unless the model's batches take long, which the
  * event loop cannot afford. How long they take is what the thread measures in its session once it
- * has run one (the event loop's own measure also counts its waits); until then the event loop's.
+ * has run some (the shortest of its recent batches: the event loop's own measure also counts its
+ * waits, and a batch can be slow because the machine was busy); until then the event loop's.
  * On the event loop as well before the thread is up, and if it ever stops.
  */
 export function routeBatches(thread: InferenceThread, local: Run): Run {
