@@ -307,8 +307,10 @@ export function routeBatches(thread: InferenceThread, local: Run): Run {
   };
   return (data, n) => {
     if (!thread.ready) return local(data, n);
-    const batchMs = thread.batches > 0 ? thread.computeMs : localMs;
-    if (thread.idle && localRunning === 0 && batchMs < LONG_BATCH_MS) return onLoop(data, n);
+    if (thread.idle && localRunning === 0) {
+      const batchMs = thread.batches > 0 ? thread.computeMs : localMs;
+      if (batchMs < LONG_BATCH_MS) return onLoop(data, n);
+    }
     return thread.run(data, n);
   };
 }
