@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import * as ort from 'onnxruntime-node';
 import { configSchema } from '../src/config/schema.js';
-import { type Batcher, type BatcherOptions, createBatcher, withBatcher } from '../src/models/batcher.js';
-import { sessionOptions, startModelThread } from '../src/models/inference-thread.js';
+import { type Batcher, type BatcherOptions, createBatcher, streamModel } from '../src/models/batcher.js';
+import { sessionOptions } from '../src/models/inference-thread.js';
 import { loadModels } from '../src/models/registry.js';
 import { connectionFrom } from '../src/queue/bullmq.js';
 
@@ -23,19 +23,23 @@ const defaults = configSchema.parse({}).models;
 /** The onnxruntime session options the gateway gives every session, raw loops included. */
 export const SESSION = sessionOptions(defaults.intraOpThreads);
 
-/** A model as the gateway serves it (governed.ts): its session, its inference thread, its batcher. */
+/** A model as the gateway serves it (streamModel, as governed.ts): its session, inference thread and batcher. */
 async function gatewayModel(name: string, o: BatcherOptions) {
   const registry = await loadModels(join(ROOT, 'models'), { sessionOptions: SESSION });
   const model = registry.get(name)!;
-  const thread = defaults.inferenceThread
-    ? startModelThread(model, readFileSync(join(ROOT, 'models', name, 'model.onnx')), {
-        maxRows: o.maxBatchSize,
-        sessionOptions: SESSION,
-      })
-    : undefined;
+  const batched = streamModel(model, readFileSync(join(ROOT, 'models', name, 'model.onnx')), {
+    batcher: o,
+    inferenceThread: defaults.inferenceThread,
+    sessionOptions: SESSION,
+  });
+  const { thread } = batched;
   while (thread && !thread.ready) await new Promise((r) => setTimeout(r, 5));
-  const batched = withBatcher(model, o, undefined, thread);
-  return { model, batched, close: () => batched.close() };
+  const close = async () => {
+    await batched.batcher.close();
+    await thread?.close();
+    await registry.close(); // every model it opened, this one's session included
+  };
+  return { model, batched, close };
 }
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);

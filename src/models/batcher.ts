@@ -12,7 +12,8 @@
  * request's deadline counts from the moment its block took its first request (never later than
  * its own arrival, so a deadline can only come early, never late).
  */
-import { type InferenceThread, routeBatches } from './inference-thread.js';
+import type { InferenceSession } from 'onnxruntime-node';
+import { type InferenceThread, routeBatches, startModelThread } from './inference-thread.js';
 import { type LoadedModel, ModelInputError, type Scores } from './onnx-model.js';
 
 export interface BatcherOptions {
@@ -319,7 +320,7 @@ export function withBatcher(
   o: BatcherOptions,
   observer?: BatcherObserver,
   thread?: InferenceThread,
-): LoadedModel & { batcher: Batcher } {
+): LoadedModel & { batcher: Batcher; thread: InferenceThread | undefined } {
   // Rows the batcher has checked go to the session as they stand (no second check, no copy).
   const local: Run = model.scoreRows
     ? (data, n) => model.scoreRows!(data, n)
@@ -336,6 +337,7 @@ export function withBatcher(
   if (thread) observer?.thread?.(() => thread.ready);
   return Object.assign(Object.create(model) as LoadedModel, {
     batcher,
+    thread,
     async predict(rows: Float32Array | number[][], n?: number): Promise<number[]> {
       if (Array.isArray(rows) && rows.length === 1 && n === undefined) {
         for (const v of rows[0]!) if (!Number.isFinite(v)) return model.predict(rows);
@@ -349,4 +351,29 @@ export function withBatcher(
       await model.close();
     },
   });
+}
+
+export interface StreamOptions {
+  batcher: BatcherOptions;
+  /** Batches on an inference thread of the model's own (models.inferenceThread). */
+  inferenceThread: boolean;
+  sessionOptions?: InferenceSession.SessionOptions | undefined;
+  observer?: BatcherObserver | undefined;
+  /** The inference thread stopped without being closed (batches go back to the event loop). */
+  onThreadExit?: ((err: Error) => void) | undefined;
+}
+
+/**
+ * A model as the gateway serves it in stream mode (governed.ts; the bench builds it the same way):
+ * its micro-batcher, and an inference thread opened from the same checked `bytes` when asked.
+ */
+export function streamModel(model: LoadedModel, bytes: Uint8Array, o: StreamOptions) {
+  const thread = o.inferenceThread
+    ? startModelThread(model, bytes, {
+        maxRows: o.batcher.maxBatchSize,
+        sessionOptions: o.sessionOptions,
+        onExit: o.onThreadExit,
+      })
+    : undefined;
+  return withBatcher(model, o.batcher, o.observer, thread);
 }

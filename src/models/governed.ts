@@ -12,7 +12,7 @@ import type { InferenceSession } from 'onnxruntime-node';
 import type { Database } from '../db/database.js';
 import type { Mapping } from '../features/mapping.js';
 import type { Logger } from '../observability/logger.js';
-import { type BatcherObserver, type BatcherOptions, withBatcher } from './batcher.js';
+import { type BatcherObserver, type BatcherOptions, streamModel } from './batcher.js';
 import { loadModelCard } from './card.js';
 import {
   type Alias,
@@ -27,7 +27,6 @@ import {
   setValidated,
   versionBytes,
 } from './governance.js';
-import { startModelThread } from './inference-thread.js';
 import { type LoadedModel, openModelBytes, readOnnxSignature, replayGoldenCases } from './onnx-model.js';
 import { checkFeatureOrder, loadModels, type ModelRegistry } from './registry.js';
 import { createRemoteModel, type RemoteOptions } from './remote.js';
@@ -88,18 +87,17 @@ export function createGovernedRegistry(o: GovernedOptions): GovernedRegistry {
       verifyGoldenCases: verifyGolden,
       ...(o.sessionOptions ? { sessionOptions: o.sessionOptions } : {}),
     });
-    const thread = o.inferenceThread
-      ? startModelThread(model, bytes, {
-          maxRows: o.batcher.maxBatchSize,
-          ...(o.sessionOptions ? { sessionOptions: o.sessionOptions } : {}),
-          onExit: (err) =>
-            o.logger.error(
-              { model: v.name, version: v.version, err: err.message },
-              'inference thread stopped; batches run on the event loop',
-            ),
-        })
-      : undefined;
-    return withBatcher(model, o.batcher, o.observeBatcher?.(v.name, v.version), thread);
+    return streamModel(model, bytes, {
+      batcher: o.batcher,
+      inferenceThread: o.inferenceThread ?? false,
+      sessionOptions: o.sessionOptions,
+      observer: o.observeBatcher?.(v.name, v.version),
+      onThreadExit: (err) =>
+        o.logger.error(
+          { model: v.name, version: v.version, err: err.message },
+          'inference thread stopped; batches run on the event loop',
+        ),
+    });
   }
 
   function load(name: string, version: string): Promise<LoadedModel> {
