@@ -171,7 +171,11 @@ export function validateFhir(resource: Resource): OperationOutcomeIssue[] {
   const issues = requiredCodeIssues(resource);
   // A project profile's snapshot holds every element and constraint of the base definition, so a
   // resource that claims one is validated against it alone: the base pass would repeat the work.
-  const claimed = (resource.meta?.profile ?? []).filter((url) => projectProfile(url));
+  // A malformed meta.profile (not a list of strings) is left to the base validation to report.
+  const named: unknown = resource.meta?.profile;
+  const claimed = Array.isArray(named)
+    ? named.filter((url): url is string => typeof url === 'string' && projectProfile(url) !== undefined)
+    : [];
   if (claimed.length === 0) issues.push(...medplumIssues(resource));
   for (const url of claimed) {
     const profile = projectProfile(url);

@@ -148,6 +148,18 @@ for (const database of dbKinds())
         'Observation.subject',
       ]);
       assert.doesNotMatch(JSON.stringify(unknown.body), /nobody/, 'no input value echoed');
+      // A meta.profile that is not a list of canonical URLs: a 400 naming it, not a server error.
+      const badMeta = await post({
+        ...quantityObs('bad-2', { reference: 'Patient/ref-pat' }, '8867-4', 90, '/min', AT),
+        meta: { profile: 'http://example.org/StructureDefinition/vitals' },
+      });
+      assert.equal(badMeta.status, 400);
+      assert.ok(
+        (badMeta.body.issue as Array<{ expression: string[] }>).some((i) =>
+          i.expression.includes('Observation.meta.profile'),
+        ),
+        JSON.stringify(badMeta.body),
+      );
       const wrongType = await post({ resourceType: 'Bundle', type: 'document', entry: [] });
       assert.equal(wrongType.status, 400);
       const plain = await fetch(`${t.gw.httpUrl}/ingest/fhir`, {

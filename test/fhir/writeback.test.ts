@@ -73,6 +73,23 @@ describe('prediction resources', () => {
     );
   });
 
+  it('reports a malformed meta.profile as an issue, whatever the resource', () => {
+    const obs = resources()[1]!;
+    for (const [profile, where] of [
+      [PREDICTION_OBSERVATION_PROFILE, 'Observation.meta.profile'],
+      [[12], 'Observation.meta.profile[0]'],
+      [[PREDICTION_OBSERVATION_PROFILE, { url: 'x' }], 'Observation.meta.profile[1]'],
+    ] as const) {
+      const exprs = expressions({ ...obs, meta: { ...obs.meta, profile } } as unknown as Resource);
+      assert.ok(
+        exprs.some((e) => e.startsWith(where)),
+        `${JSON.stringify(profile)}: ${exprs.join()}`,
+      );
+    }
+    const patient = { resourceType: 'Patient', meta: { profile: 'http://example.org/p' } };
+    assert.ok(expressions(patient as unknown as Resource).includes('Patient.meta.profile'));
+  });
+
   it('checks required codes of Device and Provenance', () => {
     const [device, , prov] = resources();
     assert.ok(expressions({ ...device!, status: 'on' }).includes('Device.status'));
