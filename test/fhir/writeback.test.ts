@@ -73,6 +73,16 @@ describe('prediction resources', () => {
     );
   });
 
+  it('holds the Observation to the value types its profile allows', () => {
+    // The profile allows valueQuantity alone; a valueString in its place is refused.
+    const { valueQuantity: _v, ...obs } = resources()[1]!;
+    for (const value of [{ valueString: 'high' }, { valueCodeableConcept: { text: 'high' } }]) {
+      const exprs = expressions({ ...obs, ...value } as Resource);
+      assert.ok(exprs.includes(`Observation.${Object.keys(value)[0]}`), exprs.join());
+      assert.ok(exprs.includes('Observation.value[x]'), exprs.join());
+    }
+  });
+
   it('reports a malformed meta.profile as an issue, whatever the resource', () => {
     const obs = resources()[1]!;
     for (const [profile, where] of [
