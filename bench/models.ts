@@ -229,6 +229,8 @@ export interface ScaleResult {
   /** Jobs/s of the same scoring without a queue: what the machine gives one and two processes. */
   localOne: number;
   localTwo: number;
+  /** Two processes / one on Redis, for each round (one and two measured back to back). */
+  roundRatios: number[];
 }
 
 const fork1 = (args: string[]) =>
@@ -251,7 +253,7 @@ export async function benchProcesses(
   redisUrl: string,
   rowsPerJob: number,
   jobs: number,
-  rounds = 3,
+  rounds = 5,
 ): Promise<ScaleResult> {
   const viaRedis = async (processes: number) => {
     const prefix = `bench-${randomBytes(4).toString('hex')}`;
@@ -295,10 +297,13 @@ export async function benchProcesses(
   };
   await viaRedis(1); // warm-up (Redis, page cache)
   // The machine is shared: alternate the set-ups and keep the best of each.
-  const r = { jobs, rowsPerJob, one: 0, two: 0, localOne: 0, localTwo: 0 };
+  const r: ScaleResult = { jobs, rowsPerJob, one: 0, two: 0, localOne: 0, localTwo: 0, roundRatios: [] };
   for (let i = 0; i < rounds; i++) {
-    r.one = Math.max(r.one, await viaRedis(1));
-    r.two = Math.max(r.two, await viaRedis(2));
+    const one = await viaRedis(1);
+    const two = await viaRedis(2);
+    r.roundRatios.push(two / one);
+    r.one = Math.max(r.one, one);
+    r.two = Math.max(r.two, two);
     r.localOne = Math.max(r.localOne, await local(1));
     r.localTwo = Math.max(r.localTwo, await local(2));
   }

@@ -138,7 +138,7 @@ async function main() {
       const rowsPerJob = configSchema.parse({}).models.rescore.groupSize;
       const r = await benchProcesses(process.env.REDIS_URL, rowsPerJob, 2000);
       console.log(
-        `\n## BullMQ mini-batch jobs (${f(r.rowsPerJob)} rows each = models.rescore.groupSize, aki-risk, one onnxruntime thread a process), worker processes on one Redis, best of 3\n`,
+        `\n## BullMQ mini-batch jobs (${f(r.rowsPerJob)} rows each = models.rescore.groupSize, aki-risk, one onnxruntime thread a process), worker processes on one Redis, best of 5\n`,
       );
       console.log('| processes | jobs/s on Redis | rows/s | control: same scoring, no queue, jobs/s |');
       console.log('| ---: | ---: | ---: | ---: |');
@@ -146,6 +146,9 @@ async function main() {
       console.log(`| 2 | ${f(r.two)} | ${f(r.two * r.rowsPerJob)} | ${f(r.localTwo)} |`);
       console.log(
         `\nratio two processes / one: ${f(r.two / r.one, 2)}x on Redis; ${f(r.localTwo / r.localOne, 2)}x without a queue, what the machine gave two processes (${cores()} cores, load average ${loadavg()[0]!.toFixed(1)} at the end)`,
+      );
+      console.log(
+        `each round, one and two processes back to back: ${r.roundRatios.map((x) => `${f(x, 2)}x`).join(', ')}`,
       );
     }
   }
