@@ -11,6 +11,8 @@ import type { Mapping } from './mapping.js';
 export interface FeatureStore {
   apply(patientKey: string, model: string, values: readonly FeatureValue[]): Promise<void>;
   snapshot(patientKey: string, model: string): Promise<FeatureValue[]>;
+  /** The snapshots of many patients in one query (a re-scoring group); patients without state are absent. */
+  snapshots(patientKeys: readonly string[], model: string): Promise<Map<string, FeatureValue[]>>;
 }
 
 interface Row {
@@ -40,6 +42,10 @@ where s.observed_at <= excluded.observed_at`;
 const SNAPSHOT = `
 select feature, value, unit, observed_at, source_ref, source_unit, source_value, source_reference
   from feature_state where patient_key = $1 and model = $2 order by feature`;
+
+const SNAPSHOTS = `
+select patient_key, feature, value, unit, observed_at, source_ref, source_unit, source_value, source_reference
+  from feature_state where patient_key = any($1::text[]) and model = $2 order by patient_key, feature`;
 
 /** The newest value per feature in a batch (an upsert cannot touch one row twice). */
 export function newestPerFeature(values: readonly FeatureValue[]): FeatureValue[] {
@@ -72,6 +78,17 @@ export function createFeatureStore(db: Database): FeatureStore {
     async snapshot(patientKey, model) {
       const r = await db.query<Row>(SNAPSHOT, [patientKey, model]);
       return r.rows.map(toValue);
+    },
+    async snapshots(patientKeys, model) {
+      const out = new Map<string, FeatureValue[]>();
+      if (patientKeys.length === 0) return out;
+      const r = await db.query<Row & { patient_key: string }>(SNAPSHOTS, [patientKeys, model]);
+      for (const row of r.rows) {
+        const list = out.get(row.patient_key);
+        if (list) list.push(toValue(row));
+        else out.set(row.patient_key, [toValue(row)]);
+      }
+      return out;
     },
   };
 }

@@ -28,6 +28,8 @@ export interface RescoreDeps extends PredictionWriterDeps {
   queue: ScoreQueue;
   groupSize: number;
   activeWithinMs: number;
+  /** Patients of one group written at once (processing.concurrency). */
+  writeConcurrency: number;
   onScored?(model: string, version: string, n: number): void;
 }
 
@@ -65,8 +67,9 @@ export function createRescorer(d: RescoreDeps) {
     const model = d.models.get(job.model);
     if (!mapping || !model) return;
     const ready: Array<{ key: string; vector: ReturnType<typeof assembleVector> }> = [];
+    const states = await d.features.snapshots(job.patients, job.model);
     for (const key of job.patients) {
-      const vector = assembleVector(mapping, await d.features.snapshot(key, job.model), job.tick);
+      const vector = assembleVector(mapping, states.get(key) ?? [], job.tick);
       if (vector.complete) ready.push({ key, vector });
     }
     if (ready.length === 0) return;
@@ -90,8 +93,9 @@ export function createRescorer(d: RescoreDeps) {
         shadow.set(r.key, list);
       });
     }
-    const entries: LineageEntryInput[] = [];
-    for (let i = 0; i < ready.length; i++) {
+    // Each patient's write is a transaction of its own: several at once, the lineage in group order.
+    const perPatient = new Array<LineageEntryInput[]>(ready.length);
+    const writes = forEachLimited(ready.length, d.writeConcurrency, async (i) => {
       const { key, vector } = ready[i]!;
       const messageId = rescoreId(job.model, job.tick, key);
       const score = scores[i]!;
@@ -113,7 +117,7 @@ export function createRescorer(d: RescoreDeps) {
         at: now,
         detail: { ...base, mode: 'rescore', tick: job.tick, ...detail },
       });
-      entries.push(
+      perPatient[i] = [
         inferred({
           modelVersion: model.version,
           modelSha256: model.sha256,
@@ -130,11 +134,33 @@ export function createRescorer(d: RescoreDeps) {
           }),
         ),
         { messageId, stage: 'written', at: now, detail: { outputs: [output] } },
-      );
-    }
-    await d.lineage.appendNow(entries);
+      ];
+    });
+    await writes;
+    await d.lineage.appendNow(perPatient.flat());
     d.onScored?.(model.name, model.version, ready.length);
   }
 
   return { tick, score };
+}
+
+/**
+ * Runs fn(0) .. fn(n - 1), at most `limit` at once. After a failure no further call starts; the
+ * first error is thrown once the calls already started have settled.
+ */
+async function forEachLimited(n: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const lane = async () => {
+    while (!failure && next < n) {
+      const i = next++;
+      try {
+        await fn(i);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), n) }, lane));
+  if (failure) throw failure.err;
 }

@@ -112,7 +112,7 @@ export async function publishLiveCards(db: Database, writer: FhirWriter, logger:
 
 export async function startModelJobs(
   config: GatewayConfig,
-  d: Omit<RescoreDeps, 'queue' | 'groupSize' | 'activeWithinMs'> & {
+  d: Omit<RescoreDeps, 'queue' | 'groupSize' | 'activeWithinMs' | 'writeConcurrency'> & {
     api: ModelApi;
     queuePrefix?: string | undefined;
   },
@@ -126,7 +126,13 @@ export async function startModelJobs(
   const queue = config.redisUrl
     ? createBullmqScoreQueue(config.redisUrl, { ...qo, ...(d.queuePrefix ? { prefix: d.queuePrefix } : {}) })
     : createInProcessScoreQueue(qo);
-  const rescorer = createRescorer({ ...d, queue, groupSize: r.groupSize, activeWithinMs: r.activeWithinMs });
+  const rescorer = createRescorer({
+    ...d,
+    queue,
+    groupSize: r.groupSize,
+    activeWithinMs: r.activeWithinMs,
+    writeConcurrency: config.processing.concurrency,
+  });
   queue.start({ score: rescorer.score, tick: async (at) => void (await rescorer.tick(at)) });
   await queue.schedule(r.intervalMs);
   d.api.rescore = (name) => rescorer.tick(new Date().toISOString(), name);

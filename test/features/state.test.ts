@@ -69,6 +69,13 @@ for (const kind of testDatabases()) {
         // A correction at the same time replaces the stored value.
         await store.apply('HOSP|1', 'aki-risk', [fv('creatinine', 1.2, '2024-06-01T10:00:00Z')]);
         assert.equal((await store.snapshot('HOSP|1', 'aki-risk'))[0]?.value, 1.2);
+
+        // A re-scoring group reads its patients in one query: the same snapshots, the state-less absent.
+        const group = await store.snapshots(['HOSP|2', 'HOSP|3', 'HOSP|1'], 'aki-risk');
+        assert.deepEqual([...group.keys()].sort(), ['HOSP|1', 'HOSP|2']);
+        for (const key of ['HOSP|1', 'HOSP|2'])
+          assert.deepEqual(group.get(key), await store.snapshot(key, 'aki-risk'), key);
+        assert.deepEqual((await store.snapshots([], 'aki-risk')).size, 0);
       } finally {
         await dispose();
       }
