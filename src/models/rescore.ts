@@ -136,8 +136,15 @@ export function createRescorer(d: RescoreDeps) {
         { messageId, stage: 'written', at: now, detail: { outputs: [output] } },
       ];
     });
-    await writes;
+    const failed = await writes.then(
+      () => undefined,
+      (err: unknown) => ({ err }),
+    );
+    // What was written is recorded even when another patient's write failed: the job is retried,
+    // but it may never succeed, and an Observation in the chart must have its trail. (A retry finds
+    // the written ones again by their identifiers and records them again.)
     await d.lineage.appendNow(perPatient.flat());
+    if (failed) throw failed.err;
     d.onScored?.(model.name, model.version, ready.length);
   }
 
