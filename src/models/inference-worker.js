@@ -54,12 +54,16 @@ async function main() {
   const actual = createHash('sha256').update(bytes).digest('hex');
   if (actual !== sha256) throw new Error(`ONNX bytes have sha256 ${actual}, expected ${sha256}`);
   const session = await ort.InferenceSession.create(bytes, sessionOptions);
-  /** A private input buffer per row count, with its tensor (onnxruntime keeps a reference). */
+  /**
+   * One private input buffer (onnxruntime refuses shared memory), and per row count a tensor over
+   * its first n rows: a view, so the memory stays one batch however many sizes the batches take.
+   */
+  const rowsIn = new Float32Array(maxRows * width);
   const feeds = new Map();
   const feedOf = (n) => {
     let feed = feeds.get(n);
     if (!feed) {
-      const data = new Float32Array(n * width);
+      const data = rowsIn.subarray(0, n * width);
       feed = { data, feeds: { [input]: new ort.Tensor('float32', data, [n, width]) } };
       feeds.set(n, feed);
     }
