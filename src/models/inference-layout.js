@@ -25,10 +25,13 @@ const HEADER_BYTES = 64;
 /** Index of slot s's state word (its row count is the word after, its run time in µs the next). */
 export const stateWord = (s) => 4 + s * 3;
 
+/** Bytes of one slot: its rows, its scores and its error text. */
+const slotBytesFor = (maxRows, width) => maxRows * width * 4 + maxRows * 4 + ERROR_BYTES;
+
 /** The views over `shared` (made with `bytesFor`), the same on both sides. */
 export function slotViews(shared, slots, maxRows, width) {
   if (stateWord(slots) * 4 > HEADER_BYTES) throw new RangeError(`${slots} slots do not fit the header`);
-  const slotBytes = maxRows * width * 4 + maxRows * 4 + ERROR_BYTES;
+  const slotBytes = slotBytesFor(maxRows, width);
   return {
     ctrl: new Int32Array(shared, 0, stateWord(slots)),
     slots: Array.from({ length: slots }, (_, s) => {
@@ -44,5 +47,5 @@ export function slotViews(shared, slots, maxRows, width) {
 
 /** Bytes of shared memory for `slots` slots of `maxRows` rows of `width` features. */
 export function bytesFor(slots, maxRows, width) {
-  return HEADER_BYTES + slots * (maxRows * width * 4 + maxRows * 4 + ERROR_BYTES);
+  return HEADER_BYTES + slots * slotBytesFor(maxRows, width);
 }
