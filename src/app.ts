@@ -21,6 +21,9 @@ import { type MllpListener, startMllpListener } from './ingest/mllp/listener.js'
 import { createOutcomeWaiter } from './ingest/outcomes.js';
 import { registerLineageRoutes } from './lineage/routes.js';
 import { createLineageStore, type LineageStore } from './lineage/store.js';
+import { loadPatientDigester } from './messages/patient-digest.js';
+import { createPhiAccess } from './messages/phi-access.js';
+import { registerMessageRoutes } from './messages/routes.js';
 import { checkFeatureOrder, type ModelRegistry } from './models/registry.js';
 import { openGovernedModels, registerModelApi, startModelJobs } from './models/wire.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -164,6 +167,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     isResourceType('Observation');
     if (fhirStore) registerFhirRoutes(http, fhirStore, { prefix: '/fhir', baseUrl: () => `${httpUrl}/fhir` });
     registerLineageRoutes(http, lineage);
+    const digester = await loadPatientDigester(db);
+    registerMessageRoutes(http, { db, digester, phi: createPhiAccess({ db, lineage, cipher }) });
     const breaker = createCircuitBreaker({
       ...config.fhir.circuitBreaker,
       onStateChange: (state) => {
@@ -309,6 +314,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       cipher,
       normalizeFhir: (row, bytes) => fhirIngest.normalizeRow(row, bytes),
       identifierSystem,
+      patientDigests: digester.digestsOf,
     });
     const startWorkers = () =>
       queue.start(async (id, attempt) => {

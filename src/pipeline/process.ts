@@ -47,6 +47,8 @@ export interface PipelineDeps {
   onFinish?: FinishHook;
   /** FHIR inputs (channels `fhir`, `subscription`): JSON bytes -> event (src/ingest/fhir/rows.ts). */
   normalizeFhir?(row: InboxRow, bytes: Buffer): Promise<ClinicalEvent>;
+  /** Keyed digests of the patient's identifiers, kept with the message for search by patient. */
+  patientDigests?(patient: ClinicalEvent['patient']): string[];
 }
 
 export { PermanentFailure };
@@ -125,10 +127,17 @@ export function createPipeline(d: PipelineDeps) {
     more: Pick<FinishedMessage, 'event' | 'outputs' | 'bytes' | 'errorCode'> = { outputs: [] },
   ) {
     const done = await d.db.transaction(async (tx) => {
+      // The models its lineage names and its patient digests (search: GET /messages) go with the status.
+      const models = [
+        ...new Set(stages.flatMap((s) => (typeof s.detail.model === 'string' ? [s.detail.model] : []))),
+      ].sort();
+      const patients = more.event && d.patientDigests ? d.patientDigests(more.event.patient) : null;
       const r = await tx.query(
-        `update inbox set status = $2, status_reason = $3, updated_at = now()
+        `update inbox set status = $2, status_reason = $3, updated_at = now(),
+                models = case when cardinality($4::text[]) > 0 then $4::text[] else models end,
+                patient_digests = coalesce($5::text[], patient_digests)
           where message_id = $1 and status = 'received'`,
-        [messageId, status, reason],
+        [messageId, status, reason, models, patients],
       );
       // Another worker finished it first (a retried job): keep its record only.
       if (r.rowCount !== 1) return false;
