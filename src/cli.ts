@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { runLineage, runMappingsCheck, runModels, runSend } from './cli/commands.js';
+import { runMessages } from './cli/messages.js';
 import { GatewayUnreachable, runModelsApi } from './cli/models-commands.js';
 import { runReplay } from './cli/replay.js';
 import { runKeys, runSubscriptions } from './cli/subscriptions.js';
@@ -29,6 +30,11 @@ const USAGE = `usage: gateway <command>
   models history NAME [--at TIME]     every alias move; or which version each alias had at TIME
   lineage show ID [--url U]           timeline of a message (gateway message id or MSH-10)
   lineage verify [--url U]            check the whole audit chain
+  messages search [--control-id ID] [--sender APP[|FAC]] [--type ORU^R01] [--status S]
+         [--patient ID|-] [--model M] [--from T] [--to T] [--limit N] [--cursor C] [--all]
+         [--raw] [--json] [--url U] [--token T]
+                                      search stored messages, newest first (--raw: phi:read,
+                                      each view recorded; --patient - reads it from stdin)
   replay [ID...] [--from T] [--to T] [--model M] [--status S] [--dry-run] [--no-wait]
          [--url U] [--token T]        process stored messages again (needs the replay scope)
 
@@ -73,6 +79,8 @@ export async function main(argv: string[]): Promise<number> {
         return runKeys();
       case 'lineage':
         return await runLineage(sub, rest);
+      case 'messages':
+        return await runMessages(sub, rest);
       case 'replay':
         return await runReplay(sub === undefined ? rest : [sub, ...rest]);
       case 'help':

@@ -6,6 +6,7 @@ import { MllpClient } from '../../src/ingest/mllp/client.js';
 import type { LineageRecord } from '../../src/lineage/store.js';
 import type { MessagePage, MessageRow } from '../../src/messages/search.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { runCli } from '../helpers/cli.js';
 import { dbKinds, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { adtA01, msaCode, vitalsOru } from '../helpers/messages.js';
 
@@ -118,7 +119,11 @@ for (const database of dbKinds()) {
         (await search(`patient=${MRN_A}`)).items.map((m) => m.controlId),
         ['S-5', 'S-1'],
       );
-      const posted = await api('/messages/search', { method: 'POST', token: READER, body: { patient: MRN_B } });
+      const posted = await api('/messages/search', {
+        method: 'POST',
+        token: READER,
+        body: { patient: MRN_B },
+      });
       assert.equal(posted.status, 200);
       assert.deepEqual(
         (posted.body as unknown as MessagePage).items.map((m) => m.controlId),
@@ -201,6 +206,33 @@ for (const database of dbKinds()) {
       );
       // Views are not processing: the summary's stages stay as they were.
       assert.equal((await search('controlId=S-1')).items[0]!.lineage.last?.stage, 'written');
+    });
+
+    // Once (the CLI is the same whichever database the gateway has).
+    it('npx gateway messages search prints the same rows', { skip: database !== dbKinds()[0] }, async () => {
+      const base = ['messages', 'search', '--url', t.gw.httpUrl, '--token', READER];
+      const failed = await runCli([...base, '--type', 'ORU^R01', '--status', 'failed']);
+      assert.equal(failed.code, 0, failed.stderr);
+      const lines = failed.stdout.trim().split('\n');
+      assert.equal(lines.length, 1);
+      assert.match(
+        lines[0]!,
+        /failed +ORU\^R01 +VITALS\|WARD5 +S-4 .* failed +reason: no patient identifier/,
+      );
+      const json = await runCli([...base, '--patient', MRN_A, '--json', '--limit', '1', '--all']);
+      assert.equal(json.code, 0, json.stderr);
+      const rows = json.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as MessageRow);
+      assert.deepEqual(
+        rows.map((r) => r.controlId),
+        ['S-5', 'S-1'],
+        'both pages followed',
+      );
+      const raw = await runCli([...base, '--control-id', 'S-1', '--raw']);
+      assert.equal(raw.code, 1);
+      assert.match(raw.stderr, /GW_FORBIDDEN: .*phi:read/);
     });
   });
 }
