@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { GatewayConfig } from './config/schema.js';
+import { registerConsoleRoutes } from './console/routes.js';
 import type { Database } from './db/database.js';
 import { openDatabase } from './db/open.js';
 import { createAppAcks } from './egress/app-ack.js';
@@ -37,6 +38,7 @@ import { registerRecoveryRoutes } from './recovery/routes.js';
 import { startSweeper } from './recovery/sweeper.js';
 import { startPruner } from './retention/prune.js';
 import { createRawCipher, parseKey, type RawCipher } from './security/raw-cipher.js';
+import { registerStatsRoutes } from './stats/overview.js';
 import { type CircuitState, createCircuitBreaker, guardWriter } from './writeback/breaker.js';
 import { isResourceType } from './writeback/validate.js';
 import { createFhirWriter } from './writeback/writer.js';
@@ -167,6 +169,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     isResourceType('Observation');
     if (fhirStore) registerFhirRoutes(http, fhirStore, { prefix: '/fhir', baseUrl: () => `${httpUrl}/fhir` });
     registerLineageRoutes(http, lineage);
+    registerConsoleRoutes(http);
     const digester = await loadPatientDigester(db);
     registerMessageRoutes(http, { db, digester, phi: createPhiAccess({ db, lineage, cipher }) });
     const breaker = createCircuitBreaker({
@@ -195,6 +198,13 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     closers.set('queue', () => queue.close());
     const replayer = createReplayer({ db, lineage, queue, onQueued: (n) => metrics.replayed.inc(n) });
     registerRecoveryRoutes(http, db, replayer);
+    registerStatsRoutes(http, {
+      db,
+      metrics,
+      backlog: () => queue.backlog(),
+      circuit: () => breaker.state,
+      fhirBaseUrl: () => fhirBaseUrl,
+    });
 
     const inbox = new Inbox(db, lineage, {
       ...config.inbox,
