@@ -39,12 +39,12 @@ export function plotly(): Promise<PlotlyLike> {
 }
 
 const BASE_LAYOUT = {
-  margin: { l: 48, r: 16, t: 36, b: 40 },
+  margin: { l: 56, r: 16, t: 72, b: 40 },
+  height: 280,
   paper_bgcolor: 'rgba(0,0,0,0)',
   plot_bgcolor: 'rgba(0,0,0,0)',
   font: { family: 'system-ui, sans-serif', size: 12, color: '#1d2733' },
-  legend: { orientation: 'h', y: -0.2 },
-  height: 260,
+  legend: { orientation: 'h', x: 1, y: 1.02, yanchor: 'bottom', xanchor: 'right', font: { size: 11 } },
 };
 
 /** Draws (or redraws) a chart; the element says what it shows to screen readers. */
@@ -60,7 +60,11 @@ export async function chart(
   await P.react(
     el,
     data,
-    { ...BASE_LAYOUT, title: { text: title, font: { size: 14 } }, ...layout },
+    {
+      ...BASE_LAYOUT,
+      title: { text: title, font: { size: 14 }, x: 0.01, xanchor: 'left', y: 0.97, yanchor: 'top' },
+      ...layout,
+    },
     { displaylogo: false, displayModeBar: false, responsive: true, staticPlot: false },
   );
   el.dataset.drawn = 'true';

@@ -80,6 +80,7 @@ export async function renderModel(main: HTMLElement, name: string): Promise<void
   const moves = ((history as { moves?: AliasMove[] }).moves ?? []).slice().reverse();
   const batcher = stats.models.filter((x) => x.model === name);
   const batchChart = h('div', { class: 'chart', id: 'chart-batches' });
+  const delayChart = h('div', { class: 'chart', id: 'chart-queue-delay' });
   const monitoring = h('section', { id: 'monitoring', hidden: true, 'aria-label': 'Monitoring' });
   main.replaceChildren(
     h('p', {}, h('a', { href: '#/models' }, '← Models')),
@@ -114,12 +115,12 @@ export async function renderModel(main: HTMLElement, name: string): Promise<void
     h('h2', {}, 'Micro-batcher (this process, since start)'),
     table(
       'Batch sizes and queue delay by version',
-      ['version', 'batches', 'rows', 'batch size p50 / p99', 'queue delay p50 / p99'],
+      ['version', 'batches', 'rows', 'rows a batch: mean / p99', 'queue delay p50 / p99'],
       batcher.map((b) => [
         b.version,
         b.batches,
         b.rows,
-        `${b.batchSize.p50?.toFixed(1) ?? '–'} / ${b.batchSize.p99?.toFixed(1) ?? '–'}`,
+        `${b.batches ? (b.rows / b.batches).toFixed(1) : '–'} / ${b.batchSize.p99?.toFixed(1) ?? '–'}`,
         `${fmtSeconds(b.queueDelaySeconds.p50)} / ${fmtSeconds(b.queueDelaySeconds.p99)}`,
       ]),
       { id: 'batcher' },
@@ -135,38 +136,50 @@ export async function renderModel(main: HTMLElement, name: string): Promise<void
     h('h2', {}, 'Model card'),
     h('pre', { class: 'card', id: 'card', tabindex: 0 }, card),
   );
-  if (batcher.length)
+  if (batcher.length) {
+    const x = batcher.map((b) => b.version);
     void chart(
       batchChart,
-      'Batch size and queue delay percentiles',
+      'Rows per micro-batch',
       [
-        ...(['p50', 'p99'] as const).map((p) => ({
+        {
           type: 'bar',
-          name: `batch size ${p}`,
-          x: batcher.map((b) => b.version),
-          y: batcher.map((b) => b.batchSize[p]),
-          marker: { color: COLORS[p] },
-        })),
-        ...(['p50', 'p99'] as const).map((p) => ({
-          type: 'scatter',
-          mode: 'markers',
-          name: `queue delay ${p} (ms)`,
-          yaxis: 'y2',
-          x: batcher.map((b) => b.version),
-          y: batcher.map((b) => (b.queueDelaySeconds[p] ?? 0) * 1000),
-          marker: {
-            size: 12,
-            symbol: p === 'p50' ? 'circle' : 'diamond',
-            color: COLORS[p === 'p50' ? 'processed' : 'failed'],
-          },
-        })),
+          name: 'mean',
+          x,
+          y: batcher.map((b) => (b.batches ? b.rows / b.batches : null)),
+          marker: { color: COLORS.p50 },
+        },
+        {
+          type: 'bar',
+          name: 'p99 (bucket estimate)',
+          x,
+          y: batcher.map((b) => b.batchSize.p99),
+          marker: { color: COLORS.p99 },
+        },
       ],
       {
         barmode: 'group',
-        yaxis: { title: { text: 'rows' } },
-        yaxis2: { overlaying: 'y', side: 'right', title: { text: 'ms' } },
+        yaxis: { rangemode: 'tozero', title: { text: 'rows' } },
+        xaxis: { type: 'category', title: { text: 'version' } },
       },
     );
+    void chart(
+      delayChart,
+      "Queue delay of a batch's first request (ms)",
+      (['p50', 'p90', 'p99'] as const).map((p) => ({
+        type: 'bar',
+        name: p,
+        x,
+        y: batcher.map((b) => (b.queueDelaySeconds[p] === null ? null : b.queueDelaySeconds[p]! * 1000)),
+        marker: { color: COLORS[p] },
+      })),
+      {
+        barmode: 'group',
+        yaxis: { rangemode: 'tozero', title: { text: 'ms' } },
+        xaxis: { type: 'category', title: { text: 'version' } },
+      },
+    );
+  }
   await renderMonitoring(monitoring, name);
 }
 

@@ -102,7 +102,7 @@ function draw(body: HTMLElement, o: Overview): void {
     ),
   );
   body.setAttribute('aria-busy', 'false');
-  const x = o.perMinute.map((m) => minuteLabel(m.minute));
+  const x = o.perMinute.map((m) => m.minute);
   const line = (k: 'received' | 'processed' | 'failed' | 'ignored') => ({
     type: 'scatter',
     mode: 'lines+markers',
@@ -153,6 +153,6 @@ function draw(body: HTMLElement, o: Overview): void {
       y: lat.map((l) => ms(l[p])),
       marker: { color: COLORS[p] },
     })),
-    { barmode: 'group', yaxis: { rangemode: 'tozero', title: { text: 'ms' } } },
+    { barmode: 'group', yaxis: { type: 'log', title: { text: 'ms (log scale)' } } },
   );
 }
