@@ -217,6 +217,11 @@ export async function renderMessage(main: HTMLElement, messageId: string): Promi
       fill(
         rawBox,
         h('h2', {}, 'Raw message'),
+        h(
+          'p',
+          { class: 'muted' },
+          'This view is recorded: a "viewed" entry in the lineage and a row in the access log (GET /messages/{id}/views), under your token\'s name.',
+        ),
         h('pre', { class: 'raw', tabindex: 0 }, (r.raw ?? '').replace(/\r\n?/g, '\n')),
       );
     } catch (err) {

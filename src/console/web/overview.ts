@@ -3,9 +3,6 @@ import { COLORS, chart } from './charts.js';
 import { fmtSeconds, fmtTime, h, kpi, table } from './dom.js';
 import type { Overview } from './types.js';
 
-const minuteLabel = (iso: string) =>
-  new Date(iso).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', hour12: false });
-
 /** The overview: throughput per minute, ACK codes, latency percentiles, backlog, senders, FHIR circuit, egress. */
 export async function renderOverview(main: HTMLElement, signal: AbortSignal): Promise<void> {
   const minutesSel = h(
