@@ -52,7 +52,8 @@ describe('the console in a real browser (Debian chromium, playwright-core)', {
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
     page.on('console', (m) => {
       // A refused request is logged by Chromium too; those are checked one by one below.
-      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(`console: ${m.text()}`);
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource'))
+        problems.push(`console: ${m.text()}`);
     });
   });
   after(async () => {
