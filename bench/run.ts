@@ -118,6 +118,28 @@ async function main() {
       '\nvalidateFhir also checks the required codes @medplum/core leaves unchecked; the baseline parses the profile on every call.',
     );
   }
+  if (!only || only === 'console') {
+    const { benchConsole } = await import('./console.js');
+    const database = process.env.DATABASE_URL ? 'postgres' : 'pglite';
+    const r = await benchConsole(database);
+    if (!r) console.log('\n(console: /usr/bin/chromium is not installed; skipped)');
+    else {
+      console.log(
+        `\n## Console first paint (Debian chromium, headless, fresh context, median of 5) and its data calls (median of 20), ${database}\n`,
+      );
+      console.log(
+        '| messages stored | first contentful paint ms | overview figures ms | overview charts ms | messages page ms | GET /messages newest 50 / by patient / by status / 100th page ms | GET /stats/overview ms |',
+      );
+      console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+      for (const p of [r.empty, r.full])
+        console.log(
+          `| ${f(p.messages)} | ${f(p.fcpMs)} | ${f(p.overviewMs)} | ${f(p.chartsMs)} | ${f(p.messagesMs)} | ${f(p.searchMs.newest, 1)} / ${f(p.searchMs.patient, 1)} / ${f(p.searchMs.status, 1)} / ${f(p.searchMs.deepPage, 1)} | ${f(p.statsMs, 1)} |`,
+        );
+      console.log(
+        `\nwith ${f(r.full.messages)} messages: overview figures ${f(r.full.overviewMs / r.empty.overviewMs, 2)}x the empty gateway, messages page ${f(r.full.messagesMs / r.empty.messagesMs, 2)}x (target: first paint under 1,000 ms)`,
+      );
+    }
+  }
   if (!only || only === 'models') {
     // After the intake runs PostgreSQL still has work of its own (autovacuum, a checkpoint); the
     // inference figures need both cores.

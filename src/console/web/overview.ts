@@ -1,5 +1,5 @@
 import { api } from './api.js';
-import { COLORS, chart } from './charts.js';
+import { COLORS, chart, plotly } from './charts.js';
 import { fmtSeconds, fmtTime, h, kpi, table } from './dom.js';
 import type { Overview } from './types.js';
 
@@ -27,6 +27,8 @@ export async function renderOverview(main: HTMLElement, signal: AbortSignal): Pr
     ),
     body,
   );
+  // Plotly (4.8 MB) starts loading while the figures are fetched.
+  void plotly().catch(() => {});
   const load = async () => {
     const o = await api<Overview>(`/stats/overview?minutes=${minutesSel.value}`);
     if (signal.aborted) return;
