@@ -52,32 +52,32 @@ async function histogramPercentiles<L extends string>(
   keyOf: (labels: Record<string, string | number>) => string | undefined,
 ): Promise<Map<string, Percentiles & { sum: number }>> {
   const { values } = await h.get();
-  const groups = new Map<
-    string,
-    { buckets: Array<{ le: number; count: number }>; sum: number; count: number }
-  >();
+  // Label sets with the same key are added up (e.g. ACK latency over every code).
+  const groups = new Map<string, { buckets: Map<number, number>; sum: number; count: number }>();
   for (const v of values) {
     const labels = v.labels as Record<string, string | number>;
     const key = keyOf(labels);
     if (key === undefined) continue;
-    const g = groups.get(key) ?? { buckets: [], sum: 0, count: 0 };
+    const g = groups.get(key) ?? { buckets: new Map<number, number>(), sum: 0, count: 0 };
     groups.set(key, g);
     const name = (v as { metricName?: string }).metricName ?? '';
     if (name.endsWith('_bucket')) {
-      const le = labels.le;
-      g.buckets.push({ le: le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le), count: v.value });
-    } else if (name.endsWith('_sum')) g.sum = v.value;
-    else if (name.endsWith('_count')) g.count = v.value;
+      const le = labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(labels.le);
+      g.buckets.set(le, (g.buckets.get(le) ?? 0) + v.value);
+    } else if (name.endsWith('_sum')) g.sum += v.value;
+    else if (name.endsWith('_count')) g.count += v.value;
   }
   const out = new Map<string, Percentiles & { sum: number }>();
-  for (const [k, g] of groups)
+  for (const [k, g] of groups) {
+    const b = [...g.buckets].map(([le, count]) => ({ le, count }));
     out.set(k, {
       count: g.count,
       sum: g.sum,
-      p50: bucketQuantile(g.buckets, 0.5),
-      p90: bucketQuantile(g.buckets, 0.9),
-      p99: bucketQuantile(g.buckets, 0.99),
+      p50: bucketQuantile(b, 0.5),
+      p90: bucketQuantile(b, 0.9),
+      p99: bucketQuantile(b, 0.99),
     });
+  }
   return out;
 }
 
