@@ -3,6 +3,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { createSubscriptionStore } from '../../src/ingest/fhir/subscription-store.js';
 import { MllpClient } from '../../src/ingest/mllp/client.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { adtA01, msaCode, vitalsOru } from '../helpers/messages.js';
@@ -25,7 +26,7 @@ describe('the console in a real browser (Debian chromium, playwright-core)', {
 
   before(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    t = await startTestGateway({ database: 'pglite' });
+    t = await startTestGateway({ database: process.env.DATABASE_URL ? 'postgres' : 'pglite' });
     const c = await MllpClient.connect({ host: '127.0.0.1', port: t.gw.mllpPort });
     const acks: Array<string | undefined> = [];
     for (let i = 1; i <= 6; i++)
@@ -40,6 +41,21 @@ describe('the console in a real browser (Debian chromium, playwright-core)', {
     await c.close();
     assert.deepEqual(acks, ['AA', 'AA', 'AA', 'AA', 'AA', 'AA', 'AA', 'AA', 'AR']);
     await t.gw.idle();
+    // A subscription's state as the notification receiver records it (a real source server's
+    // handshake is tested in test/fhir-ingest/subscription.test.ts): 40 events, then a gap to 42.
+    const subs = createSubscriptionStore(t.gw.db);
+    const at = (s: number) => new Date(Date.now() - s * 1000);
+    await subs.register({
+      source: 'ehr',
+      subscription: 'vitals-5w',
+      topic: 'http://example.org/topic/vital-signs',
+      heartbeatSeconds: 60,
+      status: 'active',
+    });
+    await subs.handshake('ehr', 'vitals-5w', 'active', at(3600));
+    await subs.events('ehr', 'vitals-5w', 40, 40, 'ok', at(600));
+    await subs.events('ehr', 'vitals-5w', 42, 42, 'gap', at(300));
+    await subs.heartbeat('ehr', 'vitals-5w', 'active', at(20));
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -183,10 +199,18 @@ describe('the console in a real browser (Debian chromium, playwright-core)', {
     await page.getByRole('heading', { name: 'vitals-deterioration' }).waitFor();
     assert.match((await page.locator('#versions').textContent()) ?? '', /approved/);
     assert.match((await page.locator('#card').textContent()) ?? '', /vitals-deterioration/);
+    await page.locator('#chart-batches[data-drawn="true"]').waitFor();
+    await page.locator('#chart-queue-delay[data-drawn="true"]').waitFor();
     assert.equal(await page.locator('#monitoring').isHidden(), true);
     await shot('models');
     await page.getByRole('link', { name: 'Subscriptions' }).click();
     await page.locator('#subscriptions').waitFor();
+    const row = await page.locator('#subscriptions tbody tr').first().locator('td').allTextContents();
+    assert.deepEqual(
+      [row[0], row[1], row[3], row[5], row[6], row[7], row[8]],
+      ['ehr', 'vitals-5w', 'active', '42', '42', '1', '0'],
+    );
+    assert.match(row[4] ?? '', /^\d+ s ago \(every 60 s\)$/);
     await shot('subscriptions');
   });
 

@@ -33,7 +33,7 @@ describe('GET /stats/overview', () => {
     return { status: res.status, body: (await res.json()) as Json };
   };
   before(async () => {
-    t = await startTestGateway({ database: 'pglite' });
+    t = await startTestGateway({ database: process.env.DATABASE_URL ? 'postgres' : 'pglite' });
     const c = await MllpClient.connect({ host: '127.0.0.1', port: t.gw.mllpPort });
     for (const m of [
       vitalsOru({ controlId: 'ST-1', mrn: 'ST1' }),

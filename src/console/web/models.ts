@@ -113,6 +113,11 @@ export async function renderModel(main: HTMLElement, name: string): Promise<void
       { id: 'alias-history' },
     ),
     h('h2', {}, 'Micro-batcher (this process, since start)'),
+    h(
+      'p',
+      { id: 'infer-stage' },
+      `Inference stage of the pipeline (every model): p50 ${fmtSeconds(stats.inferSeconds.p50)}, p99 ${fmtSeconds(stats.inferSeconds.p99)} over ${stats.inferSeconds.count} calls.`,
+    ),
     table(
       'Batch sizes and queue delay by version',
       ['version', 'batches', 'rows', 'rows a batch: mean / p99', 'queue delay p50 / p99'],
@@ -126,7 +131,7 @@ export async function renderModel(main: HTMLElement, name: string): Promise<void
       { id: 'batcher' },
     ),
     batcher.length
-      ? batchChart
+      ? h('div', { class: 'grid' }, batchChart, delayChart)
       : h(
           'p',
           { class: 'muted' },
