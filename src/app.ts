@@ -217,7 +217,10 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       allowedSenders: config.mllp.allowSenders,
       outcomes,
     });
-    registerHl7Route(http, intake);
+    registerHl7Route(http, intake, {
+      maxMessageBytes: config.mllp.maxMessageBytes,
+      bodyLimitBytes: config.http.bodyLimitBytes,
+    });
     const fhirIngest = createFhirIngest({ config, dataDir, db, inbox, logger, metrics });
     closers.set('fhirIngest', () => fhirIngest.close());
     registerFhirIngestRoutes(http, fhirIngest);
