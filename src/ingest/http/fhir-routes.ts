@@ -41,7 +41,7 @@ export function registerFhirIngestRoutes(app: FastifyInstance, fhir: FhirIngest)
       return reply.status(r.status).type(FHIR_JSON).send(r.body);
     });
     scope.post('/ingest/fhir/subscription', async (req, reply) => {
-      const r = await fhir.receiver.receive(req.body as Buffer);
+      const r = await fhir.receiver.receive(req.body as Buffer, req.principal?.name);
       return reply.status(r.status).type(FHIR_JSON).send(r.body);
     });
   });
