@@ -10,6 +10,7 @@ import { createFeatureStore } from './features/state.js';
 import { registerFhirRoutes } from './fhirstore/routes.js';
 import { createFhirStore } from './fhirstore/store.js';
 import { createAuthenticator, resolveAdminToken } from './http/auth.js';
+import { createAuthThrottle } from './http/auth-throttle.js';
 import { type Check, registerHealthRoutes } from './http/health.js';
 import { createHttpServer } from './http/server.js';
 import { createFhirIngest } from './ingest/fhir/service.js';
@@ -152,6 +153,15 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       bodyLimitBytes: config.http.bodyLimitBytes,
       logger,
       authenticate: createAuthenticator(token.token, config.tokens),
+      throttle: createAuthThrottle({
+        ...config.http.authThrottle,
+        onThrottled: (address, failures) =>
+          logger.warn(
+            { alert: 'auth-failures', address, failures, windowMs: config.http.authThrottle.windowMs },
+            'too many failed authentications from one address: answered 429 until the window ends',
+          ),
+      }),
+      onAuthFailure: (outcome) => metrics.authFailures.inc({ outcome }),
     });
     const clientHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     // The HTTP port must be known before the embedded store's base URL: listen first, routes are
