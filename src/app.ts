@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { GatewayConfig } from './config/schema.js';
+import { lockDataDir } from './db/data-dir-lock.js';
 import type { Database } from './db/database.js';
 import { openDatabase } from './db/open.js';
 import { createAppAcks } from './egress/app-ack.js';
@@ -101,6 +102,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     'http',
     'models',
     'db',
+    'lock',
   ] as const;
   const closers = new Map<(typeof ORDER)[number], () => Promise<void>>();
   const closeAll = async () => {
@@ -112,6 +114,11 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   };
   try {
     const dataDir = resolve(base, config.dataDir);
+    // The embedded database lives in DATA_DIR: one process at a time (a second one stops here).
+    if (!config.databaseUrl) {
+      const lock = lockDataDir(dataDir);
+      closers.set('lock', async () => lock.release());
+    }
     const token = resolveAdminToken(config.adminToken, dataDir);
     const db = await openDatabase({
       dataDir,
