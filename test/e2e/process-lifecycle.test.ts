@@ -49,9 +49,9 @@ describe('one process per DATA_DIR, and a clean stop', () => {
 
   it('kill -TERM of `npm start` stops node on both ports; a second start on its DATA_DIR is refused', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'gw-lock-'));
-    const env = { ...process.env, DATA_DIR: dataDir, HTTP_PORT: '0', MLLP_PORT: '0', LOG_LEVEL: 'info' };
-    delete env.DATABASE_URL;
-    delete env.REDIS_URL;
+    // Embedded database and queue: what `npm start` runs on a fresh machine.
+    const { DATABASE_URL: _db, REDIS_URL: _redis, ...rest } = process.env;
+    const env = { ...rest, DATA_DIR: dataDir, HTTP_PORT: '0', MLLP_PORT: '0', LOG_LEVEL: 'info' };
     const npm = spawn('npm', ['start'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(npm);
     let out = '';
