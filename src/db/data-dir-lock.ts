@@ -14,7 +14,7 @@ import { join } from 'node:path';
  * One process per DATA_DIR: the embedded database must never be opened by two processes. The lock
  * is a file created exclusively (`DATA_DIR/gateway.lock`, holding the pid); a second process finds
  * it and stops at once naming the holder; a lock left by a process that is gone (kill -9, power
- * loss) is taken over.
+ * loss), or whose pid now belongs to a process started after the lock was written, is taken over.
  */
 
 export class DataDirLockedError extends Error {
@@ -51,6 +51,30 @@ const alive = (pid: number): boolean => {
   }
 };
 
+/** When a process started (Linux /proc), or undefined where that cannot be read. */
+function processStartMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22 (starttime, in clock ticks after boot) counted from field 3, after the ")" of the name.
+    const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const boot = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+    return Number.isFinite(ticks) && Number.isFinite(boot) ? boot * 1000 + ticks * 10 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The holder still holds the lock: its pid runs and is the same process that wrote it, not a later
+ * one given the same pid (a container restarted after kill -9 often gets the same pid again).
+ */
+function holds(h: Holder): boolean {
+  if (!alive(h.pid)) return false;
+  const started = processStartMs(h.pid);
+  const wrote = h.startedAt ? Date.parse(h.startedAt) : Number.NaN;
+  return started === undefined || Number.isNaN(wrote) || wrote >= started - 2000;
+}
+
 function readHolder(file: string): Holder | undefined {
   try {
     const h = JSON.parse(readFileSync(file, 'utf8')) as Partial<Holder>;
@@ -75,7 +99,7 @@ export function lockDataDir(dataDir: string, pid = process.pid): DataDirLock {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw err;
       const holder = readHolder(file);
-      if (holder && alive(holder.pid)) throw new DataDirLockedError(dataDir, holder.pid, file);
+      if (holder && holds(holder)) throw new DataDirLockedError(dataDir, holder.pid, file);
       // Stale (its process is gone) or unreadable: take it over. It is moved aside first, so that
       // of two starts taking over at once, the one that moved a live lock (the other's) puts it back.
       const aside = `${file}.${pid}.stale`;
@@ -86,7 +110,7 @@ export function lockDataDir(dataDir: string, pid = process.pid): DataDirLock {
         throw e;
       }
       const moved = readHolder(aside);
-      if (moved && moved.pid !== holder?.pid && alive(moved.pid)) {
+      if (moved && moved.pid !== holder?.pid && holds(moved)) {
         try {
           linkSync(aside, file);
         } finally {

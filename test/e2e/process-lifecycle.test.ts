@@ -99,7 +99,7 @@ describe('one process per DATA_DIR, and a clean stop', () => {
     assert.equal(existsSync(join(dataDir, 'gateway.lock')), false);
   });
 
-  it('a live holder is named; an unreadable lock is taken over', () => {
+  it('a live holder is named; a reused pid and an unreadable lock are taken over', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'gw-lock-'));
     const first = lockDataDir(dataDir);
     assert.throws(
@@ -108,6 +108,10 @@ describe('one process per DATA_DIR, and a clean stop', () => {
         e instanceof DataDirLockedError && e.pid === process.pid && e.code === 'GW_DATA_DIR_LOCKED',
     );
     first.release();
+    // Our own pid, written before this process started: a previous run that had the same pid.
+    const before = new Date(Date.now() - process.uptime() * 1000 - 3_600_000).toISOString();
+    writeFileSync(join(dataDir, 'gateway.lock'), JSON.stringify({ pid: process.pid, startedAt: before }));
+    lockDataDir(dataDir).release();
     writeFileSync(join(dataDir, 'gateway.lock'), '{"pid":');
     const again = lockDataDir(dataDir);
     again.release();
