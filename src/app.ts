@@ -23,6 +23,9 @@ import { registerLineageRoutes } from './lineage/routes.js';
 import { createLineageStore, type LineageStore } from './lineage/store.js';
 import { checkFeatureOrder, type ModelRegistry } from './models/registry.js';
 import { openGovernedModels, registerModelApi, startModelJobs } from './models/wire.js';
+import { createMonitoring, type Monitoring } from './monitoring/monitor.js';
+import { loadOutcomes } from './monitoring/outcomes.js';
+import { registerMonitoringRoutes } from './monitoring/routes.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createPipeline, finishHooks } from './pipeline/process.js';
@@ -48,6 +51,8 @@ export interface Gateway {
   queue: WorkQueue;
   replayer: Replayer;
   cipher: RawCipher;
+  /** Model monitoring (issue 13): reports, evaluation, the webhook outbox. */
+  monitoring: Monitoring;
   /** State of the circuit breaker around the FHIR writer. */
   circuit(): CircuitState;
   /** Queues again the messages left `received` (what the periodic sweep does). */
@@ -96,6 +101,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     'inbox',
     'queue',
     'scoring',
+    'monitoring',
     'egress',
     'http',
     'models',
@@ -173,6 +179,20 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       },
     });
     const modelApi = registerModelApi(http, { db, models, mappings, lineage, logger });
+    const monitoring = createMonitoring({
+      db,
+      lineage,
+      logger,
+      metrics,
+      mappings,
+      outcomes: loadOutcomes(resolve(base, config.monitoring.outcomes.dir), (model) =>
+        mappings.find((m) => m.model === model)?.features.map((f) => f.name),
+      ),
+      config: config.monitoring,
+      externalUrl: () => httpUrl,
+    });
+    closers.set('monitoring', () => monitoring.close());
+    registerMonitoringRoutes(http, { db, monitoring });
 
     const queueOpts = {
       concurrency: config.processing.concurrency,
@@ -286,6 +306,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     const onFinish = finishHooks([
       ...(config.egress.oru.destinations.length > 0 ? [oruHook(egress, models)] : []),
       ...(config.ack.mode !== 'original' ? [appAcks.hook] : []),
+      ...(config.monitoring.enabled ? [monitoring.hook] : []),
     ]);
     // One answer for both writers (messages and re-scoring), so a patient keeps one identity in the chart.
     const identifierSystem = (assigner: string | undefined) =>
@@ -386,6 +407,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       queue,
       replayer,
       cipher,
+      monitoring,
       circuit: () => breaker.state,
       sweep: sweeper.sweep,
       adminToken: token.token,

@@ -11,6 +11,7 @@ import type { LineageOutput, LineageStore } from '../lineage/store.js';
 import { ModelInputError } from '../models/onnx-model.js';
 import type { ModelRegistry } from '../models/registry.js';
 import { interpret } from '../models/registry.js';
+import type { MonitoredInput, MonitoredScore } from '../monitoring/input.js';
 import type { ClinicalEvent } from '../normalize/event.js';
 import { normalizeHl7 } from '../normalize/hl7v2.js';
 import { patientKey, primaryIdentifier } from '../normalize/patient-key.js';
@@ -75,6 +76,8 @@ export interface FinishedMessage {
   event?: ClinicalEvent;
   /** The raw bytes, when this run opened them. */
   bytes?: Buffer;
+  /** Per mapping the message fed: its input vector and the scores made (model monitoring). */
+  monitored?: readonly MonitoredInput[];
 }
 
 /**
@@ -122,7 +125,7 @@ export function createPipeline(d: PipelineDeps) {
     reason: string | null,
     stages: LineageEntryInput[],
     failure?: FailurePoint,
-    more: Pick<FinishedMessage, 'event' | 'outputs' | 'bytes' | 'errorCode'> = { outputs: [] },
+    more: Pick<FinishedMessage, 'event' | 'outputs' | 'bytes' | 'errorCode' | 'monitored'> = { outputs: [] },
   ) {
     const done = await d.db.transaction(async (tx) => {
       const r = await tx.query(
@@ -225,6 +228,7 @@ export function createPipeline(d: PipelineDeps) {
       if (!key) throw new PermanentFailure('no patient identifier (PID-3) in the message');
       const pid = primaryIdentifier(event.patient)!;
       const outputs: LineageOutput[] = [];
+      const monitored: MonitoredInput[] = [];
 
       for (const mapping of used) {
         const model = d.models.get(mapping.model);
@@ -252,6 +256,22 @@ export function createPipeline(d: PipelineDeps) {
           ...(vector.complete ? {} : { waitingFor: vector.missing }),
           ...(vector.imputed.length > 0 ? { imputed: vector.imputed } : {}),
         });
+        const offered = extracted.values.length > 0 || extracted.rejected.length > 0;
+        const input: MonitoredInput = {
+          model: mapping.model,
+          features: mapping.features.map((f) => f.name),
+          patientKey: key,
+          source: row.sender,
+          at: vector.newestObservedAt ?? at,
+          vector: vector.vector,
+          missing: vector.missing,
+          imputed: vector.imputed,
+          values: extracted.values,
+          rejected: extracted.rejected,
+          scores: [],
+          productionVersion: model.version,
+        };
+        if (offered) monitored.push(input);
         if (!vector.complete || !triggersScoring(event, mapping, values)) continue;
 
         point.stage = 'infer';
@@ -259,6 +279,7 @@ export function createPipeline(d: PipelineDeps) {
         if (score === undefined || !Number.isFinite(score))
           throw new PermanentFailure(`model ${model.name} returned no score`);
         const band = interpret(model.card, score);
+        const scores: MonitoredScore[] = [{ version: model.version, alias: 'production', score }];
         stage('inferred', {
           model: model.name,
           modelVersion: model.version,
@@ -271,6 +292,8 @@ export function createPipeline(d: PipelineDeps) {
         // Shadow and canary versions score the same vector and are recorded, never written.
         for (const c of d.models.companions?.(mapping.model, key) ?? []) {
           const [s] = await timed('infer', { model: c.model.name }, () => c.model.predict([vector.vector]));
+          if (s !== undefined && Number.isFinite(s))
+            scores.push({ version: c.model.version, alias: c.alias as MonitoredScore['alias'], score: s });
           stage('inferred', {
             model: c.model.name,
             modelVersion: c.model.version,
@@ -303,9 +326,15 @@ export function createPipeline(d: PipelineDeps) {
         );
         d.metrics.predictions.inc({ model: model.name, version: model.version });
         outputs.push(output);
+        input.scores = scores;
       }
       if (outputs.length > 0) stage('written', { outputs });
-      await finish(messageId, 'processed', null, stages, undefined, { event, outputs, bytes: bytes! });
+      await finish(messageId, 'processed', null, stages, undefined, {
+        event,
+        outputs,
+        bytes: bytes!,
+        monitored,
+      });
     } catch (err) {
       if (
         err instanceof PermanentFailure ||
