@@ -256,7 +256,10 @@ export function createPipeline(d: PipelineDeps) {
           ...(vector.complete ? {} : { waitingFor: vector.missing }),
           ...(vector.imputed.length > 0 ? { imputed: vector.imputed } : {}),
         });
-        const offered = extracted.values.length > 0 || extracted.rejected.length > 0;
+        // Monitored when the message brought this model an observation (age alone does not count).
+        const observed = (f: { feature: string }) =>
+          mapping.features.some((s) => s.name === f.feature && s.source === 'observation');
+        const offered = extracted.values.some(observed) || extracted.rejected.some(observed);
         const input: MonitoredInput = {
           model: mapping.model,
           features: mapping.features.map((f) => f.name),

@@ -102,3 +102,37 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs =
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * An aki-risk version that knows nothing: a logistic model with every weight zero, so every
+ * patient gets the same probability (its AUROC on any labels is 0.5). Card and ONNX (base64),
+ * golden cases scored by onnxruntime itself.
+ */
+export async function uninformativeAki(version: string): Promise<{ card: any; onnx: string }> {
+  const { readFileSync } = await import('node:fs');
+  const { createHash } = await import('node:crypto');
+  const { parse } = await import('yaml');
+  const ort = await import('onnxruntime-node');
+  const { logisticToOnnx } = await import('../../scripts/models/onnx-writer.js');
+  const names = ['creatinine', 'urea_nitrogen', 'potassium', 'sodium', 'age'];
+  const onnx = logisticToOnnx(
+    { mean: new Array(6).fill(0), std: new Array(6).fill(1), weights: new Array(6).fill(0), bias: -2 },
+    { name: 'aki-risk', version, description: 'uninformative test model', featureNames: names },
+    { column: 0, center: 0 },
+  );
+  const card = parse(readFileSync('models/aki-risk/card.yaml', 'utf8'));
+  card.version = version;
+  card.onnx = {
+    ...card.onnx,
+    sha256: createHash('sha256').update(onnx).digest('hex'),
+    output: 'probability',
+    outputIndex: 0,
+  };
+  const session = await ort.InferenceSession.create(onnx);
+  const x = Float32Array.from(card.goldenCases.flatMap((c: any) => c.features));
+  const out = await session.run({ features: new ort.Tensor('float32', x, [card.goldenCases.length, 5]) });
+  const p = out.probability!.data as Float32Array;
+  card.goldenCases = card.goldenCases.map((c: any, i: number) => ({ ...c, probability: p[i] }));
+  await session.release();
+  return { card, onnx: Buffer.from(onnx).toString('base64') };
+}
