@@ -25,6 +25,7 @@ import { checkFeatureOrder, type ModelRegistry } from './models/registry.js';
 import { openGovernedModels, registerModelApi, startModelJobs } from './models/wire.js';
 import { createMonitoring, type Monitoring } from './monitoring/monitor.js';
 import { loadOutcomes } from './monitoring/outcomes.js';
+import { liveSection } from './monitoring/render.js';
 import { registerMonitoringRoutes } from './monitoring/routes.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
@@ -178,7 +179,6 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
         (state === 'open' ? logger.warn : logger.info).call(logger, { state }, 'FHIR circuit breaker');
       },
     });
-    const modelApi = registerModelApi(http, { db, models, mappings, lineage, logger });
     const monitoring = createMonitoring({
       db,
       lineage,
@@ -193,6 +193,14 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     });
     closers.set('monitoring', () => monitoring.close());
     registerMonitoringRoutes(http, { db, monitoring });
+    const modelApi = registerModelApi(http, {
+      db,
+      models,
+      mappings,
+      lineage,
+      logger,
+      liveSection: async (name, version) => liveSection(await monitoring.report(name, version)),
+    });
 
     const queueOpts = {
       concurrency: config.processing.concurrency,

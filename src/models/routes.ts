@@ -37,6 +37,8 @@ export interface ModelRouteDeps {
   mappings: readonly Mapping[];
   /** Writes a version's Device and card DocumentReference to the FHIR server. */
   publishCard?(v: ModelVersion): Promise<void>;
+  /** Markdown lines of a version's live performance for its card (model monitoring). */
+  liveSection?(name: string, version: string): Promise<string[]>;
   /** Plans a round of re-scoring now (mini-batch jobs); answers the patients queued. */
   rescore?(name?: string): Promise<number>;
 }
@@ -131,7 +133,8 @@ export function registerModelRoutes(app: FastifyInstance, d: ModelRouteDeps) {
     const v = await pickVersion(d, name, q.version);
     if (q.format === 'fhir')
       return reply.type('application/fhir+json').send(buildCardBundle(v, v.approvedAt ?? v.createdAt));
-    return reply.type('text/markdown; charset=utf-8').send(renderCardMarkdown(v));
+    const live = await d.liveSection?.(name, v.version).catch(() => []);
+    return reply.type('text/markdown; charset=utf-8').send(renderCardMarkdown(v, live ?? []));
   });
 
   app.get('/models/:name/history', async (req) => {

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MllpClient } from '../../src/ingest/mllp/client.js';
+import { runCli } from '../helpers/cli.js';
 import { dbKinds, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { akiOru, type Panel, type Receiver, startReceiver, trainingLike, until } from './helpers.js';
 
@@ -97,6 +98,22 @@ describe(`model monitoring: drift, missing feeds, unit switches (${dbKinds().at(
       /gateway_model_feature_missing_ratio\{model="aki-risk",version="1.0.0",feature="potassium"\} 0/,
     );
     assert.match(metrics, /gateway_model_prediction_psi\{model="aki-risk",version="1.0.0"\} /);
+    // The same, as the operator's table and in the model card.
+    const cli = await runCli(['models', 'monitor', 'aki-risk', '--url', t.gw.httpUrl], {
+      GATEWAY_ADMIN_TOKEN: t.gw.adminToken,
+      DATA_DIR: t.dataDir,
+    });
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(
+      cli.stdout,
+      /^aki-risk 1\.0\.0 \(production\): (ok|warn); reference: card; window 150 inputs/,
+    );
+    assert.match(cli.stdout, /\ncreatinine +(ok|warn) +0\.\d{3} /);
+    assert.match(cli.stdout, /alerts: none firing/);
+    const card = await fetch(`${t.gw.httpUrl}/models/aki-risk/card`, {
+      headers: { authorization: `Bearer ${t.gw.adminToken}` },
+    });
+    assert.match(await card.text(), /## Live performance\n\nFrom the gateway's own window \(150 inputs/);
   });
 
   it('alerts on a shifted feature, and resolves once inputs are like training again', async () => {
