@@ -23,10 +23,9 @@ import { registerLineageRoutes } from './lineage/routes.js';
 import { createLineageStore, type LineageStore } from './lineage/store.js';
 import { checkFeatureOrder, type ModelRegistry } from './models/registry.js';
 import { openGovernedModels, registerModelApi, startModelJobs } from './models/wire.js';
-import { createMonitoring, type Monitoring } from './monitoring/monitor.js';
-import { loadOutcomes } from './monitoring/outcomes.js';
+import type { Monitoring } from './monitoring/monitor.js';
 import { liveSection } from './monitoring/render.js';
-import { registerMonitoringRoutes } from './monitoring/routes.js';
+import { startMonitoring } from './monitoring/wire.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createPipeline, finishHooks } from './pipeline/process.js';
@@ -179,20 +178,16 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
         (state === 'open' ? logger.warn : logger.info).call(logger, { state }, 'FHIR circuit breaker');
       },
     });
-    const monitoring = createMonitoring({
+    const monitoring = startMonitoring(config, base, {
+      http,
       db,
       lineage,
       logger,
       metrics,
       mappings,
-      outcomes: loadOutcomes(resolve(base, config.monitoring.outcomes.dir), (model) =>
-        mappings.find((m) => m.model === model)?.features.map((f) => f.name),
-      ),
-      config: config.monitoring,
       externalUrl: () => httpUrl,
     });
     closers.set('monitoring', () => monitoring.close());
-    registerMonitoringRoutes(http, { db, monitoring });
     const modelApi = registerModelApi(http, {
       db,
       models,

@@ -223,6 +223,17 @@ export function registerModelRoutes(app: FastifyInstance, d: ModelRouteDeps) {
       };
     }
     const mapping = d.mappings.find((m) => m.model === name);
+    const retrainedFrom = typeof b.retrainedFrom === 'string' ? b.retrainedFrom : undefined;
+    if (retrainedFrom) {
+      const rr = await d.db.query<{ model: string }>('select model from retrain_request where id = $1', [
+        retrainedFrom,
+      ]);
+      if (rr.rows[0]?.model !== name)
+        throw new GatewayError(
+          'GW_BAD_REQUEST',
+          `retrainedFrom: no retrain request ${retrainedFrom} of ${name}`,
+        );
+    }
     const v = await governed(() =>
       registerVersion(d.db, {
         name,
@@ -240,6 +251,7 @@ export function registerModelRoutes(app: FastifyInstance, d: ModelRouteDeps) {
         card,
         source: typeof b.source === 'string' ? b.source.slice(0, 500) : 'api',
         by: who,
+        ...(retrainedFrom ? { retrainedFrom } : {}),
       }),
     );
     await decided(req, name, v.version, 'register');
