@@ -56,7 +56,11 @@ export function createMonitoring(d: MonitoringDeps) {
     const win = await readWindow(d.db, name, v, cfg.windowSize);
     const feats = featureReports(card.monitoring, names, win.rows, opts);
     const bySource = new Map<string, typeof win.rows>();
-    for (const r of win.rows) bySource.set(r.source, [...(bySource.get(r.source) ?? []), r]);
+    for (const r of win.rows) {
+      const list = bySource.get(r.source);
+      if (list) list.push(r);
+      else bySource.set(r.source, [r]);
+    }
     const sources = [...bySource].map(([source, rows]) => {
       const fs = featureReports(card.monitoring, names, rows, opts);
       return {

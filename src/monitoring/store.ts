@@ -157,19 +157,27 @@ export async function prune(
   maxHorizonMs: number,
   now: Date,
 ) {
-  await db.query(
-    `delete from monitor_sample s using (
-       select model, version,
-              (select seq from monitor_sample w where w.model = v.model and w.version = v.version
-                order by seq desc offset $1 limit 1) as window_start,
-              (select seq from monitor_sample w where w.model = v.model and w.version = v.version and label is not null
-                order by seq desc offset $2 limit 1) as labelled_start
-         from (select distinct model, version from monitor_sample) v) c
-      where s.model = c.model and s.version = c.version and c.window_start is not null and s.seq <= c.window_start
-        and (s.score is null or s.horizon_at is null
-             or (s.label is not null and c.labelled_start is not null and s.seq <= c.labelled_start))`,
-    [windowSize, keepLabelled],
+  const versions = await db.query<{ model: string; version: string }>(
+    'select distinct model, version from monitor_sample',
   );
+  for (const v of versions.rows) {
+    const edge = async (labelled: boolean, offset: number) =>
+      (
+        await db.query<{ seq: string }>(
+          `select seq from monitor_sample where model = $1 and version = $2 ${labelled ? 'and label is not null' : ''}
+            order by seq desc offset $3 limit 1`,
+          [v.model, v.version, offset],
+        )
+      ).rows[0]?.seq;
+    const windowStart = await edge(false, windowSize);
+    if (windowStart === undefined) continue;
+    const labelledStart = (await edge(true, keepLabelled)) ?? '0';
+    await db.query(
+      `delete from monitor_sample where model = $1 and version = $2 and seq <= $3
+          and (score is null or horizon_at is null or (label is not null and seq <= $4))`,
+      [v.model, v.version, windowStart, labelledStart],
+    );
+  }
   // Events older than every unlabelled prediction and than twice the longest horizon label nothing.
   await db.query(
     `delete from monitor_outcome_event where at < least($1::timestamptz,
