@@ -28,6 +28,8 @@ export interface MonitoringBench {
   evaluateMs: number;
   windowSize: number;
   monitoringMsPerPrediction: number;
+  /** Node CPU of the same (the INSERT's JSON and round trip, the evaluation's statistics). */
+  monitoringCpuMsPerPrediction: number;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -105,32 +107,48 @@ export async function benchMonitoring(
     const K = 500;
     // Both sides write (and so flush the WAL at commit) as the finishing transaction does anyway.
     await gw.db.query('create table if not exists bench_scratch (id bigserial primary key, v integer)');
+    let cpuWith = 0;
+    let cpuWithout = 0;
     const run = async (withHook: boolean, offset: number) => {
+      const c0 = process.cpuUsage();
       const t = performance.now();
-      for (let i = 0; i < K; i++)
-        await gw.db.transaction(async (tx) => {
-          await tx.query('insert into bench_scratch (v) values ($1)', [i]);
-          if (withHook)
-            await hook.write(tx, {
-              messageId: `bench-${offset + i}`,
-              status: 'processed',
-              reason: null,
-              stages: [],
-              outputs: [],
-              monitored: [input(i)],
-            });
-        });
+      // As the pipeline runs them: processing.concurrency transactions at once.
+      let next = 0;
+      const lane = async () => {
+        for (let i = next++; i < K; i = next++)
+          await gw.db.transaction(async (tx) => {
+            await tx.query('insert into bench_scratch (v) values ($1)', [i]);
+            if (withHook)
+              await hook.write(tx, {
+                messageId: `bench-${offset + i}`,
+                status: 'processed',
+                reason: null,
+                stages: [],
+                outputs: [],
+                monitored: [input(i)],
+              });
+          });
+      };
+      await Promise.all(Array.from({ length: config.processing.concurrency }, lane));
+      const c = process.cpuUsage(c0);
+      if (withHook) cpuWith += (c.user + c.system) / 1000 / K;
+      else cpuWithout += (c.user + c.system) / 1000 / K;
       return (performance.now() - t) / K;
     };
     const rounds: number[] = [];
-    for (let r = 0; r < 3; r++) rounds.push((await run(true, r * K)) - (await run(false, 0)));
+    for (let r = 0; r < 5; r++) rounds.push((await run(true, r * K)) - (await run(false, 0)));
     const insertMs = Math.max(0, median(rounds));
+    const insertCpuMs = Math.max(0, (cpuWith - cpuWithout) / 5);
 
     const evals: number[] = [];
+    let evalCpu = 0;
     for (let i = 0; i < 5; i++) {
+      const c0 = process.cpuUsage();
       const t = performance.now();
       await gw.monitoring.evaluate();
       evals.push(performance.now() - t);
+      const c = process.cpuUsage(c0);
+      evalCpu += (c.user + c.system) / 1000 / 5;
     }
     const evaluateMs = median(evals);
     const windowSize = config.monitoring.windowSize;
@@ -143,6 +161,7 @@ export async function benchMonitoring(
       evaluateMs,
       windowSize,
       monitoringMsPerPrediction: insertMs + evaluateMs / windowSize,
+      monitoringCpuMsPerPrediction: insertCpuMs + evalCpu / windowSize,
     };
   } finally {
     await gw.close();

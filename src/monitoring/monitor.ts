@@ -182,23 +182,26 @@ export function createMonitoring(d: MonitoringDeps) {
         EVALUATE_LOCK,
       ]);
       if (!got.rows[0]?.ok) return;
+      const ctx = {
+        lineage: d.lineage,
+        receivers: cfg.alerts.webhooks,
+        externalUrl: d.externalUrl(),
+        minIntervalMs: cfg.alerts.minIntervalMs,
+        repeatIntervalMs: cfg.alerts.repeatIntervalMs,
+        now,
+      };
       for (const r of reports) {
-        const res = await reconcile(
-          tx,
-          {
-            lineage: d.lineage,
-            receivers: cfg.alerts.webhooks,
-            externalUrl: d.externalUrl(),
-            minIntervalMs: cfg.alerts.minIntervalMs,
-            repeatIntervalMs: cfg.alerts.repeatIntervalMs,
-            now,
-          },
-          r.model,
-          r.version,
-          wantedAlerts(r),
-        );
+        const res = await reconcile(tx, ctx, r.model, r.version, wantedAlerts(r));
         for (const w of res.fired) fired.push({ model: r.model, version: r.version, evidence: w.evidence });
       }
+      // A version no alias points at any more is not watched: what it had firing resolves.
+      const stale = await tx.query<{ model: string; version: string }>(
+        `select distinct model, version from monitor_alert where status = 'firing'`,
+      );
+      for (const v of stale.rows.filter(
+        (x) => !reports.some((r) => r.model === x.model && r.version === x.version),
+      ))
+        await reconcile(tx, ctx, v.model, v.version, []);
       await prune(
         tx,
         cfg.windowSize,
