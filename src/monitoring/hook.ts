@@ -10,16 +10,25 @@ import type { FinishHook } from '../pipeline/process.js';
 import { type MonitoredInput, refusalKind } from './input.js';
 import { type OutcomeDefinition, outcomeEvents } from './outcomes.js';
 
-const INSERT_SAMPLES = `
-insert into monitor_sample (model, version, alias, message_id, patient_key, source, at, score, vals,
-  missing, imputed, offered, unit_refused, out_of_range, horizon_at)
-select s.model, s.version, s.alias, $1, s.patient_key, s.source, s.at, s.score,
-  (select coalesce(array_agg(v::float8 order by o), '{}') from jsonb_array_elements_text(s.vals) with ordinality as e(v, o)),
-  s.missing, s.imputed, s.offered, s.unit_refused, s.out_of_range, s.horizon_at
-  from jsonb_to_recordset($2::jsonb) as s(model text, version text, alias text, patient_key text, source text,
-    at timestamptz, score float8, vals jsonb, missing int, imputed int, offered int, unit_refused int,
-    out_of_range int, horizon_at timestamptz)
-on conflict (model, version, message_id) do nothing`;
+const SAMPLE_COLUMNS = `model, version, alias, message_id, patient_key, source, at, score, vals,
+  missing, imputed, offered, unit_refused, out_of_range, horizon_at`;
+
+/** One multi-row VALUES insert (a message has one row per version that scored it). */
+function insertSamples(tx: Queryable, messageId: string, rows: readonly SampleRow[]) {
+  const params: unknown[] = [];
+  const tuples = rows.map((r) => {
+    const at = params.length;
+    params.push(r.model, r.version, r.alias, messageId, r.patient_key, r.source, r.at, r.score, r.vals);
+    params.push(r.missing, r.imputed, r.offered, r.unit_refused, r.out_of_range, r.horizon_at);
+    const p = (k: number) => `$${at + k}`;
+    return `(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}::timestamptz, ${p(8)}::float8, ${p(9)}::float8[], ${p(10)}::int, ${p(11)}::int, ${p(12)}::int, ${p(13)}::int, ${p(14)}::int, ${p(15)}::timestamptz)`;
+  });
+  return tx.query(
+    `insert into monitor_sample (${SAMPLE_COLUMNS}) values ${tuples.join(', ')}
+     on conflict (model, version, message_id) do nothing`,
+    params,
+  );
+}
 
 const INSERT_EVENTS = `
 insert into monitor_outcome_event (patient_key, model, rule, at, value, message_id)
@@ -95,7 +104,7 @@ export function monitoringHook(outcomes: readonly OutcomeDefinition[]): FinishHo
           outcomes.find((o) => o.model === i.model),
         ),
       );
-      if (rows.length > 0) await tx.query(INSERT_SAMPLES, [m.messageId, JSON.stringify(rows)]);
+      if (rows.length > 0) await insertSamples(tx, m.messageId, rows);
       const key = m.event ? patientKey(m.event.patient) : undefined;
       if (!m.event || !key || outcomes.length === 0) return;
       const events = outcomeEvents(outcomes, m.event, key, monitored);
