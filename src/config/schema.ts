@@ -87,8 +87,8 @@ const monitoringConfig = z
     minLabelled: z.number().int().min(1).default(100),
     outcomes: z
       .object({
-        /** Outcome definitions (one YAML per model). */
-        dir: z.string().default('./mappings/outcomes'),
+        /** Outcome definitions (one YAML per model); unset: `outcomes/` in paths.mappings. */
+        dir: z.string().min(1).optional(),
         /** Labelled this long after the horizon, so late messages still count. */
         graceMs: z.number().int().min(0).default(3_600_000),
       })

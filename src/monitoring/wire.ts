@@ -2,7 +2,7 @@
  * Start-up of model monitoring (called from app.ts): outcome definitions loaded beside the
  * mappings, the monitor (hook, reports, evaluation, webhook outbox), retraining, and the routes.
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Database } from '../db/database.js';
@@ -30,8 +30,9 @@ export function startMonitoring(
 ): Monitoring {
   const monitoring = createMonitoring({
     ...d,
-    outcomes: loadOutcomes(resolve(base, config.monitoring.outcomes.dir), (model) =>
-      d.mappings.find((m) => m.model === model)?.features.map((f) => f.name),
+    outcomes: loadOutcomes(
+      resolve(base, config.monitoring.outcomes.dir ?? join(config.paths.mappings, 'outcomes')),
+      (model) => d.mappings.find((m) => m.model === model)?.features.map((f) => f.name),
     ),
     config: config.monitoring,
     onFired: (model, version) => retraining.onAlert(model, version),
