@@ -126,7 +126,7 @@ describe(`model monitoring: drift, missing feeds, unit switches (${dbKinds().at(
     assert.ok(urea.test.pValue < 1e-6);
     assert.ok(firing(r).includes('ModelFeatureDrift:urea_nitrogen:'), firing(r).join());
     assert.ok(!firing(r).some((a: string) => a.includes(':creatinine:')), firing(r).join());
-    await until(() => hook.received.some((b) => b.status === 'firing'), 10_000, 'the firing webhook');
+    await until(() => hook.received.some((b) => b.status === 'firing'), 20_000, 'the firing webhook');
     const body = hook.received.find(
       (b) => b.alerts[0].labels.feature === 'urea_nitrogen' && !b.alerts[0].labels.source,
     )!;
@@ -161,6 +161,13 @@ describe(`model monitoring: drift, missing feeds, unit switches (${dbKinds().at(
     assert.ok((fired!.detail as any).evidence.drift.value >= 0.2);
     assert.equal((await get('/lineage/verify')).body.ok, true);
 
+    const outboxEmpty = async () =>
+      (
+        await t.gw.db.query<{ n: number }>(
+          `select count(*)::int as n from monitor_outbox where status = 'pending'`,
+        )
+      ).rows[0]!.n === 0;
+    await until(outboxEmpty, 20_000, 'every webhook delivered');
     const before = hook.received.length;
     await t.gw.monitoring.evaluate(); // still firing: not notified again (repeat interval)
     await new Promise((r) => setTimeout(r, 300));
@@ -172,7 +179,7 @@ describe(`model monitoring: drift, missing feeds, unit switches (${dbKinds().at(
     await until(
       () =>
         hook.received.some((b) => b.status === 'resolved' && b.alerts[0].labels.feature === 'urea_nitrogen'),
-      10_000,
+      20_000,
       'the resolved webhook',
     );
     const resolved = hook.received.find(

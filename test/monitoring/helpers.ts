@@ -95,7 +95,7 @@ export async function startReceiver(): Promise<Receiver> {
 }
 
 /** Waits until `check` holds (polling), or fails after timeoutMs. */
-export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition') {
+export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 20_000, what = 'condition') {
   const end = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
