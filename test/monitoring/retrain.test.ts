@@ -90,7 +90,7 @@ describe(`model monitoring: governed retraining (${dbKinds().at(-1)})`, () => {
     assert.equal(list[0].rows, 100);
     const one = (await call(`/models/aki-risk/retrain-requests/${list[0].id}`)).body;
     assert.ok(one.evidence.report.alerts.some((a: any) => a.labels.feature === 'urea_nitrogen'));
-    await until(() => hook.received.some((b) => b.type === 'retrain-requested'), 10_000, 'retrain-requested');
+    await until(() => hook.received.some((b) => b.type === 'retrain-requested'), 20_000, 'retrain-requested');
     const note = hook.received.find((b) => b.type === 'retrain-requested')!;
     assert.equal(note._headers.authorization, 'Bearer pipeline');
     assert.equal(note.id, list[0].id);
