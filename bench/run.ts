@@ -140,6 +140,27 @@ async function main() {
       );
     }
   }
+  if (!only || only === 'monitoring') {
+    const { benchMonitoring } = await import('./monitoring.js');
+    console.log(
+      "\n## Model monitoring: cost per prediction beside the pipeline's cost per message (aki-risk panels over MLLP)\n",
+    );
+    console.log(
+      '| database | messages | pipeline ms/message (wall) | monitoring INSERT ms | evaluation of a window ms (size) | monitoring ms/prediction | ratio (goal < 5 %) | pipeline CPU ms/message | monitoring CPU ms/prediction | CPU ratio |',
+    );
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const database of process.env.DATABASE_URL
+      ? (['postgres', 'pglite'] as const)
+      : (['pglite'] as const)) {
+      const r = await benchMonitoring(database);
+      console.log(
+        `| ${r.database} | ${f(r.messages)} | ${f(r.pipelineMsPerMessage, 2)} | ${f(r.insertMsPerPrediction, 3)} | ${f(r.evaluateMs, 1)} (${f(r.windowSize)}) | ${f(r.monitoringMsPerPrediction, 3)} | ${f((100 * r.monitoringMsPerPrediction) / r.pipelineMsPerMessage, 1)} % | ${f(r.pipelineCpuMsPerMessage, 2)} | ${f(r.monitoringCpuMsPerPrediction, 3)} | ${f((100 * r.monitoringCpuMsPerPrediction) / r.pipelineCpuMsPerMessage, 1)} % |`,
+      );
+    }
+    console.log(
+      '\nmonitoring ms/prediction = its INSERT in the finishing transaction (transactions with it minus without, processing.concurrency at once as the pipeline runs them, median of 5 x 500) + one evaluation of a full window / window size (every prediction is evaluated in one window).',
+    );
+  }
   if (!only || only === 'models') {
     // After the intake runs PostgreSQL still has work of its own (autovacuum, a checkpoint); the
     // inference figures need both cores.

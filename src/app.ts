@@ -29,6 +29,9 @@ import { createPhiAccess } from './messages/phi-access.js';
 import { registerMessageRoutes } from './messages/routes.js';
 import { checkFeatureOrder, type ModelRegistry } from './models/registry.js';
 import { openGovernedModels, registerModelApi, startModelJobs } from './models/wire.js';
+import type { Monitoring } from './monitoring/monitor.js';
+import { liveSection } from './monitoring/render.js';
+import { startMonitoring } from './monitoring/wire.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createPipeline, finishHooks } from './pipeline/process.js';
@@ -55,6 +58,8 @@ export interface Gateway {
   queue: WorkQueue;
   replayer: Replayer;
   cipher: RawCipher;
+  /** Model monitoring (issue 13): reports, evaluation, the webhook outbox. */
+  monitoring: Monitoring;
   /** State of the circuit breaker around the FHIR writer. */
   circuit(): CircuitState;
   /** Queues again the messages left `received` (what the periodic sweep does). */
@@ -103,6 +108,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     'inbox',
     'queue',
     'scoring',
+    'monitoring',
     'egress',
     'http',
     'models',
@@ -197,7 +203,24 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
         (state === 'open' ? logger.warn : logger.info).call(logger, { state }, 'FHIR circuit breaker');
       },
     });
-    const modelApi = registerModelApi(http, { db, models, mappings, lineage, logger });
+    const monitoring = startMonitoring(config, base, {
+      http,
+      db,
+      lineage,
+      logger,
+      metrics,
+      mappings,
+      externalUrl: () => httpUrl,
+    });
+    closers.set('monitoring', () => monitoring.close());
+    const modelApi = registerModelApi(http, {
+      db,
+      models,
+      mappings,
+      lineage,
+      logger,
+      liveSection: async (name, version) => liveSection(await monitoring.report(name, version)),
+    });
 
     const queueOpts = {
       concurrency: config.processing.concurrency,
@@ -321,6 +344,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     const onFinish = finishHooks([
       ...(config.egress.oru.destinations.length > 0 ? [oruHook(egress, models)] : []),
       ...(config.ack.mode !== 'original' ? [appAcks.hook] : []),
+      ...(config.monitoring.enabled ? [monitoring.hook] : []),
     ]);
     // One answer for both writers (messages and re-scoring), so a patient keeps one identity in the chart.
     const identifierSystem = (assigner: string | undefined) =>
@@ -422,6 +446,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       queue,
       replayer,
       cipher,
+      monitoring,
       circuit: () => breaker.state,
       sweep: sweeper.sweep,
       adminToken: token.token,

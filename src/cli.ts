@@ -29,6 +29,8 @@ const USAGE = `usage: gateway <command>
   models alias NAME production|shadow|canary VERSION|none [--reason R] [--share S]
                                       move an alias (rollback is a move); --share for canary
   models retire NAME VERSION          retire a version no alias points at
+  models monitor NAME [--version V] [--json]
+                                      drift, data quality, performance and alerts of a version
   models history NAME [--at TIME]     every alias move; or which version each alias had at TIME
   lineage show ID                     timeline of a message (gateway message id or MSH-10)
   lineage verify                      check the whole audit chain
