@@ -107,6 +107,8 @@ export function createMonitoring(d: MonitoringDeps) {
       version: v,
       alias,
       reference: card.monitoring ? ('card' as const) : ('no reference' as const),
+      /** The limits the statuses were judged by (the card's), so a chart can draw them. */
+      thresholds: card.monitoring?.thresholds ?? null,
       window: {
         from: win.from,
         to: win.to,

@@ -26,7 +26,11 @@ describe('the console in a real browser (Debian chromium, playwright-core)', {
 
   before(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    t = await startTestGateway({ database: process.env.DATABASE_URL ? 'postgres' : 'pglite' });
+    // Six vital-sign messages make a window: monitoring judges it from 5 inputs (200 by default).
+    t = await startTestGateway({
+      database: process.env.DATABASE_URL ? 'postgres' : 'pglite',
+      config: { monitoring: { minSamples: 5, minLabelled: 4 } },
+    });
     const c = await MllpClient.connect({ host: '127.0.0.1', port: t.gw.mllpPort });
     const acks: Array<string | undefined> = [];
     for (let i = 1; i <= 6; i++)
@@ -192,7 +196,23 @@ describe('the console in a real browser (Debian chromium, playwright-core)', {
     await shot('dead-letter');
   });
 
-  it('shows models (versions, aliases, card; monitoring hidden while the route answers 404) and subscriptions', async () => {
+  it('shows models: versions, aliases, card, and the monitoring of the messages sent', async () => {
+    // A day later two of the six patients were moved to the ICU (the model's outcome), so the
+    // predictions get labels at the next evaluation; it also fires the alerts the window calls for.
+    const c = await MllpClient.connect({ host: '127.0.0.1', port: t.gw.mllpPort });
+    const a02 = (i: number) =>
+      [
+        `MSH|^~\\&|ADT|HOSP|ML-GATEWAY|HOSP|20240301120000||ADT^A02^ADT_A02|UI-A02-${i}|P|2.5.1`,
+        'EVN|A02|20240301120000',
+        `PID|1||MRN-UI-${i}^^^HOSP^MR||Testpatient^Alex||19480215|F`,
+        'PV1|1|I|ICU^01^A',
+      ].join('\r');
+    assert.deepEqual([msaCode(await c.send(a02(5))), msaCode(await c.send(a02(6)))], ['AA', 'AA']);
+    await c.close();
+    await t.gw.idle();
+    await t.gw.monitoring.evaluate();
+    const report = await t.gw.monitoring.report('vitals-deterioration');
+
     await page.getByRole('link', { name: 'Models' }).click();
     await page.locator('#models').waitFor();
     await page.getByRole('link', { name: 'vitals-deterioration' }).click();
@@ -201,8 +221,88 @@ describe('the console in a real browser (Debian chromium, playwright-core)', {
     assert.match((await page.locator('#card').textContent()) ?? '', /vitals-deterioration/);
     await page.locator('#chart-batches[data-drawn="true"]').waitFor();
     await page.locator('#chart-queue-delay[data-drawn="true"]').waitFor();
-    assert.equal(await page.locator('#monitoring').isHidden(), true);
+    await page.locator('#chart-drift[data-drawn="true"]').waitFor();
+    await page.locator('#chart-quality[data-drawn="true"]').waitFor();
+    await page.locator('#chart-calibration[data-drawn="true"]').waitFor();
+    assert.equal(await page.locator('#monitoring').isVisible(), true);
+    assert.match(
+      (await page.locator('#monitoring h2').textContent()) ?? '',
+      /^Monitoring: version \S+ \(production\)/,
+    );
+    // The window holds the six vital-sign messages (the one without a patient failed).
+    assert.match(
+      (await page.locator('#monitoring-window').textContent()) ?? '',
+      /^window6 inputs \(6 scored;/,
+    );
+    const rows = await page
+      .locator('#monitoring-features tbody tr')
+      .evaluateAll((trs) =>
+        trs.map((tr) => [...tr.querySelectorAll('td')].slice(0, 2).map((td) => td.textContent)),
+      );
+    assert.deepEqual(
+      rows.map((r) => r[0]),
+      ['heart_rate', 'respiratory_rate', 'spo2', 'body_temperature', 'systolic_bp', 'age'],
+      "the mapping's features, in order",
+    );
+    assert.deepEqual(
+      rows.map((r) => r[1]),
+      report.features.map((f) => f.status),
+    );
+    for (const f of report.features)
+      assert.ok(['ok', 'warn', 'alert'].includes(f.status), `${f.name} judged`);
+    const drawn = (await page.evaluate(`(() => {
+      const d = document.getElementById('chart-drift');
+      return { features: d.data[0].y, psi: d.data[0].x, lines: d.layout.shapes.map((s) => s.x0) };
+    })()`)) as { features: string[]; psi: number[]; lines: number[] };
+    assert.deepEqual(drawn, {
+      features: report.features.map((f) => f.name),
+      psi: report.features.map((f) => f.psi),
+      lines: [0.1, 0.2],
+    });
+    // Two of six labelled positive, as sent.
+    assert.match(
+      (await page.locator('#monitoring-performance').textContent()) ?? '',
+      /labelled6 \(2 positive, prevalence 33\.3 %\); 0 waiting/,
+    );
+    const alerts = await page.locator('#alerts tbody tr td:first-child').allTextContents();
+    assert.deepEqual(
+      alerts,
+      report.alerts.map((a) => a.labels.alertname),
+    );
+    assert.ok(alerts.includes('ModelFeatureDrift'), 'the drift the window shows has fired');
     await shot('models');
+
+    // aki-risk has seen no input: said plainly, nothing judged.
+    await page.getByRole('link', { name: '← Models' }).click();
+    await page.getByRole('link', { name: 'aki-risk' }).click();
+    await page.getByRole('heading', { name: 'aki-risk' }).waitFor();
+    await page.locator('#monitoring-features').waitFor();
+    assert.match(
+      (await page.locator('#monitoring').textContent()) ?? '',
+      /Insufficient: no input has reached this version yet \(5 are needed/,
+    );
+    assert.equal(await page.locator('#chart-drift').count(), 0, 'no empty chart');
+    assert.deepEqual(
+      [...new Set(await page.locator('#monitoring-features tbody tr td:nth-child(2)').allTextContents())],
+      ['insufficient'],
+    );
+    await shot('models-insufficient');
+
+    // Taken out of production, aki-risk has no version to monitor: the route answers 404 and the
+    // section stays hidden.
+    const cleared = await fetch(`${t.gw.httpUrl}/models/aki-risk/aliases/production`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${t.gw.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ version: null, reason: 'console test: out of production' }),
+    });
+    assert.equal(cleared.status, 200);
+    const answered = page.waitForResponse((r) => r.url().endsWith('/models/aki-risk/monitoring'));
+    await page.reload();
+    assert.equal((await answered).status(), 404);
+    await page.getByRole('heading', { name: 'aki-risk' }).waitFor();
+    assert.match((await page.locator('main').textContent()) ?? '', /Aliases: none/);
+    assert.equal(await page.locator('#monitoring').isHidden(), true);
+
     await page.getByRole('link', { name: 'Subscriptions' }).click();
     await page.locator('#subscriptions').waitFor();
     const row = await page.locator('#subscriptions tbody tr').first().locator('td').allTextContents();
@@ -250,8 +350,8 @@ describe('the console in a real browser (Debian chromium, playwright-core)', {
     assert.deepEqual(problems, [], 'no script error and no Content-Security-Policy violation');
     assert.deepEqual(
       failures,
-      ['401 /stats/overview', '404 /models/vitals-deterioration/monitoring'],
-      'only the wrong token, and the monitoring the gateway does not have yet',
+      ['401 /stats/overview', '404 /models/aki-risk/monitoring'],
+      'only the deliberate wrong token, and the monitoring of a model taken out of production',
     );
   });
 });

@@ -1,6 +1,7 @@
-import { ApiError, api } from './api.js';
+import { api } from './api.js';
 import { COLORS, chart } from './charts.js';
-import { type Child, fill, fmtSeconds, fmtTime, h, table } from './dom.js';
+import { fmtSeconds, fmtTime, h, table } from './dom.js';
+import { renderMonitoring } from './monitoring.js';
 import type { Overview } from './types.js';
 
 interface ModelVersion {
@@ -28,22 +29,6 @@ interface AliasMove {
   by: string;
   reason?: string | null;
 }
-/** GET /models/{name}/monitoring (model monitoring, when the gateway has it). */
-interface Monitoring {
-  window?: unknown;
-  features?: Array<{
-    name: string;
-    psi?: number | null;
-    missingRate?: number | null;
-    imputedRate?: number | null;
-    outOfRangeRate?: number | null;
-    status?: string;
-  }>;
-  score?: Record<string, unknown>;
-  performance?: Record<string, unknown>;
-  alerts?: Array<Record<string, unknown>>;
-}
-
 const aliasText = (m: ModelSummary) =>
   Object.entries(m.aliases)
     .map(([a, v]) => `${a} → ${v.version}${a === 'canary' ? ` (${Math.round(v.share * 100)} %)` : ''}`)
@@ -186,87 +171,4 @@ export async function renderModel(main: HTMLElement, name: string): Promise<void
     );
   }
   await renderMonitoring(monitoring, name);
-}
-
-/**
- * Drift and performance, drawn from GET /models/{name}/monitoring when it answers 200; the section
- * stays hidden when the gateway has no monitoring for this model (404).
- */
-async function renderMonitoring(section: HTMLElement, name: string): Promise<void> {
-  let mon: Monitoring;
-  try {
-    mon = await api<Monitoring>(`/models/${encodeURIComponent(name)}/monitoring`);
-  } catch (err) {
-    if (err instanceof ApiError && (err.status === 404 || err.status === 403)) return;
-    throw err;
-  }
-  const features = mon.features ?? [];
-  const drift = h('div', { class: 'chart', id: 'chart-drift' });
-  const quality = h('div', { class: 'chart', id: 'chart-quality' });
-  const kv = (o: Record<string, unknown> | undefined): Child =>
-    o
-      ? h(
-          'dl',
-          { class: 'detail' },
-          ...Object.entries(o).flatMap(([k, v]) => [
-            h('dt', {}, k),
-            h('dd', {}, typeof v === 'number' ? v.toFixed(3) : JSON.stringify(v)),
-          ]),
-        )
-      : h('p', { class: 'muted' }, 'none yet');
-  section.hidden = false;
-  fill(
-    section,
-    h('h2', {}, 'Monitoring'),
-    h('div', { class: 'grid' }, drift, quality),
-    h('h3', {}, 'Score'),
-    kv(mon.score),
-    h('h3', {}, 'Performance'),
-    kv(mon.performance),
-    table(
-      'Active alerts',
-      ['alert', 'detail'],
-      (mon.alerts ?? []).map((a) => [String(a.name ?? a.alertname ?? a.kind ?? 'alert'), JSON.stringify(a)]),
-      { id: 'alerts' },
-    ),
-  );
-  const x = features.map((f) => f.name);
-  void chart(
-    drift,
-    'Feature drift (PSI)',
-    [
-      {
-        type: 'bar',
-        x,
-        y: features.map((f) => f.psi ?? null),
-        marker: { color: features.map((f) => (f.status === 'ok' || !f.status ? COLORS.p50 : COLORS.failed)) },
-      },
-    ],
-    {
-      showlegend: false,
-      shapes: [
-        {
-          type: 'line',
-          xref: 'paper',
-          x0: 0,
-          x1: 1,
-          y0: 0.2,
-          y1: 0.2,
-          line: { dash: 'dot', color: COLORS.failed },
-        },
-      ],
-    },
-  );
-  void chart(
-    quality,
-    'Input quality (share of rows)',
-    (['missingRate', 'imputedRate', 'outOfRangeRate'] as const).map((k, i) => ({
-      type: 'bar',
-      name: k.replace('Rate', ''),
-      x,
-      y: features.map((f) => f[k] ?? null),
-      marker: { color: [COLORS.p90, COLORS.ignored, COLORS.failed][i] },
-    })),
-    { barmode: 'group', yaxis: { range: [0, 1] } },
-  );
 }

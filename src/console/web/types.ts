@@ -98,3 +98,84 @@ export interface LineageRecord {
     [k: string]: unknown;
   }>;
 }
+
+/** GET /models/{name}/monitoring (README, "Model monitoring"). */
+export type MonitoringStatus = 'ok' | 'warn' | 'alert' | 'insufficient' | 'no reference';
+type Interval = { value: number | null; ci: number[] | null };
+
+export interface FeatureMonitoring {
+  name: string;
+  n: number;
+  psi: number | null;
+  test: { name: string; statistic: number; pValue: number } | null;
+  missingRate: number;
+  imputedRate: number;
+  outOfRangeRate: number;
+  unitRefusedRate: number;
+  referenceMean: number | null;
+  liveMean: number | null;
+  status: MonitoringStatus;
+  problems: Array<{ kind: string; value: number; limit: number }>;
+}
+export interface ModelPerformance {
+  labelled: number;
+  positives: number;
+  prevalence: number | null;
+  auroc: Interval & { card: number };
+  brier: { value: number | null; card: number };
+  calibration: Array<{ decile: number; n: number; meanPredicted: number; observedRate: number }>;
+  thresholds: Array<{
+    name: string;
+    atLeast: number;
+    tp: number;
+    fp: number;
+    fn: number;
+    tn: number;
+    ppv: Interval;
+    sensitivity: Interval;
+  }>;
+}
+export interface MonitoringReport {
+  model: string;
+  version: string;
+  alias: string | null;
+  reference: 'card' | 'no reference';
+  thresholds: { psi: { warn: number; alert: number } } | null;
+  status: MonitoringStatus;
+  window: {
+    from: string | null;
+    to: string | null;
+    n: number;
+    scored: number;
+    size: number;
+    minSamples: number;
+  };
+  features: FeatureMonitoring[];
+  sources: Array<{ source: string; n: number; status: MonitoringStatus; features: FeatureMonitoring[] }>;
+  score: {
+    n: number;
+    psi: number | null;
+    referenceMean: number | null;
+    liveMean: number | null;
+    flagged: Array<{ name: string; atLeast: number; expected: number | null; live: number | null }>;
+    status: MonitoringStatus;
+    limit: number | null;
+  };
+  performance: ModelPerformance & {
+    outcome: { description: string; horizonHours: number } | null;
+    pending: number;
+    status: MonitoringStatus;
+  };
+  comparison: {
+    against: string;
+    patients: number;
+    bandAgreement: number | null;
+    meanAbsoluteDifference: number | null;
+  } | null;
+  alerts: Array<{
+    fingerprint: string;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    startsAt: string;
+  }>;
+}
