@@ -194,9 +194,9 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     const inbox = new Inbox(db, lineage, {
       ...config.inbox,
       backlog: () => queue.backlog(),
-      onCommitted: (ids) => {
+      onCommitted: (ids, traceparents) => {
         void queue
-          .enqueue(ids)
+          .enqueue(ids, { traceparents })
           .catch((err) => logger.error({ err: String(err) }, 'enqueue failed; recovered at next start'));
       },
       onBatch: (size) => metrics.inboxBatchSize.observe(size),
@@ -311,9 +311,9 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       identifierSystem,
     });
     const startWorkers = () =>
-      queue.start(async (id, attempt) => {
+      queue.start(async (id, attempt, traceparent) => {
         try {
-          await pipeline.process(id, attempt);
+          await pipeline.process(id, attempt, traceparent);
         } finally {
           outcomes.notify(id); // ACK timing "processed": whoever waits on this message looks now
         }

@@ -1,3 +1,4 @@
+import { trace } from '@opentelemetry/api';
 import type { Database, Queryable } from '../db/database.js';
 import { GatewayError } from '../errors/codes.js';
 import { extractFeatures, triggersScoring, usesMessageType } from '../features/extract.js';
@@ -17,7 +18,7 @@ import { patientKey, primaryIdentifier } from '../normalize/patient-key.js';
 import type { Logger } from '../observability/logger.js';
 import { errorInfo } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { inSpan } from '../observability/tracing.js';
+import { contextFrom, inSpan, SpanKind } from '../observability/tracing.js';
 import { recordDeadLetter, resolveDeadLetter } from '../recovery/dead-letters.js';
 import { type RawCipher, RawCipherError } from '../security/raw-cipher.js';
 import type { FhirWriter } from '../writeback/writer.js';
@@ -59,6 +60,8 @@ export interface InboxRow {
   raw: Uint8Array | null;
   status: string;
   attempts?: number;
+  /** W3C trace context of the span that received it (migration 040); null when tracing was off. */
+  traceparent?: string | null;
 }
 
 /** How a message's processing ended, as the hooks that write with it see it. */
@@ -124,53 +127,71 @@ export function createPipeline(d: PipelineDeps) {
     failure?: FailurePoint,
     more: Pick<FinishedMessage, 'event' | 'outputs' | 'bytes' | 'errorCode'> = { outputs: [] },
   ) {
-    const done = await d.db.transaction(async (tx) => {
-      const r = await tx.query(
-        `update inbox set status = $2, status_reason = $3, updated_at = now()
+    trace.getActiveSpan()?.setAttribute('gateway.outcome', status);
+    const done = await inSpan('lineage', { 'gateway.lineage.entries': stages.length }, () =>
+      d.db.transaction(async (tx) => {
+        const r = await tx.query(
+          `update inbox set status = $2, status_reason = $3, updated_at = now()
           where message_id = $1 and status = 'received'`,
-        [messageId, status, reason],
-      );
-      // Another worker finished it first (a retried job): keep its record only.
-      if (r.rowCount !== 1) return false;
-      await d.lineage.append(tx, stages);
-      if (status === 'failed' && failure)
-        await recordDeadLetter(tx, { messageId, reason: reason ?? 'failed', at: now(), ...failure });
-      else await resolveDeadLetter(tx, messageId, now());
-      await d.onFinish?.write(tx, {
-        messageId,
-        status: status as FinishedMessage['status'],
-        reason,
-        ...(failure ? { failedAt: failure.stage } : {}),
-        stages,
-        ...more,
-      });
-      return true;
-    });
+          [messageId, status, reason],
+        );
+        // Another worker finished it first (a retried job): keep its record only.
+        if (r.rowCount !== 1) return false;
+        await d.lineage.append(tx, stages);
+        if (status === 'failed' && failure)
+          await recordDeadLetter(tx, { messageId, reason: reason ?? 'failed', at: now(), ...failure });
+        else await resolveDeadLetter(tx, messageId, now());
+        await d.onFinish?.write(tx, {
+          messageId,
+          status: status as FinishedMessage['status'],
+          reason,
+          ...(failure ? { failedAt: failure.stage } : {}),
+          stages,
+          ...more,
+        });
+        return true;
+      }),
+    );
     if (done) d.onFinish?.committed();
     d.metrics.messagesProcessed.inc({ outcome: status });
   }
 
   async function timed<T>(
     stage: string,
-    attrs: Record<string, string>,
+    attrs: Record<string, string | number>,
     fn: () => Promise<T> | T,
+    spanName = stage,
   ): Promise<T> {
     const t0 = performance.now();
     try {
-      return await inSpan(stage, attrs, async () => fn());
+      return await inSpan(spanName, attrs, async () => fn());
     } finally {
       d.metrics.stageSeconds.observe({ stage }, (performance.now() - t0) / 1000);
     }
   }
 
-  async function process(messageId: string, attempt = 1): Promise<void> {
+  /**
+   * Processes one stored message, in a span continuing the trace it was received in (the job's
+   * trace context, else the one stored with it), whichever process received it.
+   */
+  async function process(messageId: string, attempt = 1, traceparent?: string): Promise<void> {
     const row = (
       await d.db.query<InboxRow>(
-        'select message_id, channel, sender, control_id, raw, status from inbox where message_id = $1',
+        'select message_id, channel, sender, control_id, raw, status, traceparent from inbox where message_id = $1',
         [messageId],
       )
     ).rows[0];
     if (!row || row.status !== 'received') return;
+    await inSpan(
+      'process',
+      { 'gateway.message.id': messageId, 'gateway.channel': row.channel, 'gateway.attempt': attempt },
+      () => run(row, attempt),
+      { kind: SpanKind.CONSUMER, parent: contextFrom(traceparent ?? row.traceparent) },
+    );
+  }
+
+  async function run(row: InboxRow, attempt: number): Promise<void> {
+    const messageId = row.message_id;
     const stages: LineageEntryInput[] = [];
     const stage = (name: string, detail: Record<string, unknown>) =>
       stages.push({ messageId, stage: name, at: now().toISOString(), detail });
@@ -188,7 +209,7 @@ export function createPipeline(d: PipelineDeps) {
         throw err;
       }
       const fhir = d.normalizeFhir && (row.channel === 'fhir' || row.channel === 'subscription');
-      const event: ClinicalEvent = await timed('parse', { messageId }, () => {
+      const event: ClinicalEvent = await timed('parse', { 'gateway.message.id': messageId }, () => {
         if (fhir) return d.normalizeFhir!(row, bytes!);
         const msg = parseHl7(decodeHl7Bytes(bytes!).text); // by MSH-18
         return normalizeHl7(msg, { channel: row.channel, messageId }, { defaultTimezone: d.defaultTimezone });
@@ -234,7 +255,9 @@ export function createPipeline(d: PipelineDeps) {
           throw new PermanentFailure(
             `mapping ${mapping.file} names model ${mapping.model}, which is not loaded`,
           );
-        const extracted = await timed('map', { model: mapping.model }, () => extractFeatures(event, mapping));
+        const extracted = await timed('map', { 'gateway.model': mapping.model }, () =>
+          extractFeatures(event, mapping),
+        );
         const values = extracted.values.map((v) => ({
           ...v,
           sourceRef: v.sourceReference ?? hl7SourceRef(row.sender, row.control_id, v.sourceRef),
@@ -255,7 +278,10 @@ export function createPipeline(d: PipelineDeps) {
         if (!vector.complete || !triggersScoring(event, mapping, values)) continue;
 
         point.stage = 'infer';
-        const [score] = await timed('infer', { model: model.name }, () => model.predict([vector.vector]));
+        const rows = [vector.vector];
+        const [score] = await timed('infer', inferAttrs(model.name, model.version, rows.length), () =>
+          model.predict(rows),
+        );
         if (score === undefined || !Number.isFinite(score))
           throw new PermanentFailure(`model ${model.name} returned no score`);
         const band = interpret(model.card, score);
@@ -270,7 +296,11 @@ export function createPipeline(d: PipelineDeps) {
         });
         // Shadow and canary versions score the same vector and are recorded, never written.
         for (const c of d.models.companions?.(mapping.model, key) ?? []) {
-          const [s] = await timed('infer', { model: c.model.name }, () => c.model.predict([vector.vector]));
+          const [s] = await timed(
+            'infer',
+            inferAttrs(c.model.name, c.model.version, rows.length, c.alias),
+            () => c.model.predict(rows),
+          );
           stage('inferred', {
             model: c.model.name,
             modelVersion: c.model.version,
@@ -286,20 +316,26 @@ export function createPipeline(d: PipelineDeps) {
           .map((u) => parseHl7SourceRef(u.sourceRef))
           .filter((s): s is NonNullable<typeof s> => !!s);
         point.stage = 'write';
-        const output = await timed('write', { model: model.name }, () =>
-          writePrediction({
-            eventKey: messageId,
-            patient: pid,
-            model,
-            mappingVersion: mapping.version,
-            score,
-            effectiveAt: vector.newestObservedAt ?? at,
-            issuedAt: now().toISOString(),
-            derivedFrom: vector.used.flatMap((u) =>
-              u.sourceRef && !parseHl7SourceRef(u.sourceRef) ? [u.sourceRef] : [],
-            ),
-            hl7Sources: [...new Map(hl7Sources.map((s) => [`${s.sender}\u0000${s.controlId}`, s])).values()],
-          }),
+        const output = await timed(
+          'write',
+          { 'gateway.model': model.name },
+          () =>
+            writePrediction({
+              eventKey: messageId,
+              patient: pid,
+              model,
+              mappingVersion: mapping.version,
+              score,
+              effectiveAt: vector.newestObservedAt ?? at,
+              issuedAt: now().toISOString(),
+              derivedFrom: vector.used.flatMap((u) =>
+                u.sourceRef && !parseHl7SourceRef(u.sourceRef) ? [u.sourceRef] : [],
+              ),
+              hl7Sources: [
+                ...new Map(hl7Sources.map((s) => [`${s.sender}\u0000${s.controlId}`, s])).values(),
+              ],
+            }),
+          'fhir.write',
         );
         d.metrics.predictions.inc({ model: model.name, version: model.version });
         outputs.push(output);
@@ -349,6 +385,24 @@ export function createPipeline(d: PipelineDeps) {
   }
 
   return { process, giveUp };
+}
+
+/**
+ * Attributes of an infer span: model, version, and the rows of this call (its batch size: one vector
+ * per message here; the micro-batch it joined is in gateway_model_batch_size).
+ */
+function inferAttrs(
+  model: string,
+  version: string,
+  rows: number,
+  alias?: string,
+): Record<string, string | number> {
+  return {
+    'gateway.model': model,
+    'gateway.model.version': version,
+    'gateway.model.batch_size': rows,
+    ...(alias ? { 'gateway.model.alias': alias } : {}),
+  };
 }
 
 /** The latest of some ISO 8601 times, compared as instants (offsets may differ). */
