@@ -84,7 +84,7 @@ export interface StartOptions {
 export async function startGateway(config: GatewayConfig, opts: StartOptions = {}): Promise<Gateway> {
   const base = opts.baseDir ?? process.cwd();
   const logger = opts.logger ?? createLogger(config.log.level);
-  const metrics = createMetrics();
+  const metrics = createMetrics({ maxSenders: config.metrics.maxSenders });
   // Each service registers its close; they run in this order: stop taking work, finish what is in
   // flight, then release what the work needed.
   const ORDER = [
@@ -152,6 +152,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       bodyLimitBytes: config.http.bodyLimitBytes,
       logger,
       authenticate: createAuthenticator(token.token, config.tokens),
+      onResponse: (method, route, status, seconds) =>
+        metrics.httpSeconds.observe({ method, route, status_code: String(status) }, seconds),
     });
     const clientHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     // The HTTP port must be known before the embedded store's base URL: listen first, routes are
@@ -371,6 +373,20 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     closers.set('jobs', async () => {
       await sweeper.close();
       await pruner.close();
+    });
+    metrics.watchStore({
+      async oldestAgeSeconds() {
+        const r = await db.query<{ age: number | null }>(
+          `select extract(epoch from (now() - min(received_at)))::float8 as age from inbox where status = 'received'`,
+        );
+        return Math.max(0, Number(r.rows[0]?.age ?? 0));
+      },
+      async deadLetters() {
+        const r = await db.query<{ n: number }>(
+          'select count(*)::int as n from dead_letter where resolved_at is null',
+        );
+        return Number(r.rows[0]?.n ?? 0);
+      },
     });
     const backlogTimer = setInterval(() => metrics.backlog.set(queue.backlog()), 1000);
     backlogTimer.unref();

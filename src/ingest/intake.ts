@@ -89,6 +89,10 @@ export function createHl7Intake(o: IntakeOptions): Hl7Intake {
   ) => {
     const code = enhanced(header) ? ENHANCED[base] : base;
     o.metrics.acks.inc({ channel, code });
+    // Every message received gets exactly one ACK here: the per-sender counts of a Mirth channel.
+    const sender = o.metrics.sender(header ? senderKey(header) : undefined);
+    o.metrics.senderReceived.inc({ sender });
+    o.metrics.senderAcks.inc({ sender, code });
     const text = buildAck({
       code,
       header,

@@ -128,15 +128,17 @@ export function createPipeline(d: PipelineDeps) {
     more: Pick<FinishedMessage, 'event' | 'outputs' | 'bytes' | 'errorCode'> = { outputs: [] },
   ) {
     trace.getActiveSpan()?.setAttribute('gateway.outcome', status);
+    let sender: string | undefined;
     const done = await inSpan('lineage', { 'gateway.lineage.entries': stages.length }, () =>
       d.db.transaction(async (tx) => {
-        const r = await tx.query(
+        const r = await tx.query<{ sender: string }>(
           `update inbox set status = $2, status_reason = $3, updated_at = now()
-          where message_id = $1 and status = 'received'`,
+          where message_id = $1 and status = 'received' returning sender`,
           [messageId, status, reason],
         );
         // Another worker finished it first (a retried job): keep its record only.
         if (r.rowCount !== 1) return false;
+        sender = r.rows[0]?.sender;
         await d.lineage.append(tx, stages);
         if (status === 'failed' && failure)
           await recordDeadLetter(tx, { messageId, reason: reason ?? 'failed', at: now(), ...failure });
@@ -154,6 +156,12 @@ export function createPipeline(d: PipelineDeps) {
     );
     if (done) d.onFinish?.committed();
     d.metrics.messagesProcessed.inc({ outcome: status });
+    if (done) {
+      const label = d.metrics.sender(sender);
+      d.metrics.senderProcessed.inc({ sender: label, outcome: status });
+      if (status === 'failed')
+        d.metrics.senderFailed.inc({ sender: label, stage: failure?.stage ?? 'unknown' });
+    }
   }
 
   async function timed<T>(

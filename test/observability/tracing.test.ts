@@ -51,7 +51,6 @@ describe('one trace per message, across processes', { skip: !DATABASE_URL || !RE
   let receiver: OtlpReceiver;
   let mirth: FakeMirth;
   let a: Child;
-  let b: Child;
 
   const start = (name: string, protocol: string, config: string) =>
     new Promise<Child>((resolve, reject) => {
@@ -109,7 +108,7 @@ describe('one trace per message, across processes', { skip: !DATABASE_URL || !RE
     );
     // The first creates the schema; then the second joins it.
     a = await start('a', 'http/protobuf', config);
-    b = await start('b', 'http/json', config);
+    await start('b', 'http/json', config);
   });
 
   after(async () => {
