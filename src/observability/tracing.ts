@@ -76,9 +76,13 @@ function failed(span: Span, err: unknown): void {
   span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.name : 'error' });
 }
 
-/** The W3C `traceparent` of a context (the active one by default); undefined when tracing is off. */
+/**
+ * The W3C `traceparent` of a context (the active one by default); undefined when tracing is off.
+ * A span the sampler dropped still has one (flags 00): what continues it is dropped as well.
+ */
 export function traceparentOf(ctx: Context = context.active()): string | undefined {
-  if (!trace.getSpan(ctx)?.isRecording()) return undefined;
+  const span = trace.getSpan(ctx);
+  if (!span || !trace.isSpanContextValid(span.spanContext())) return undefined;
   const carrier: Record<string, string> = {};
   propagation.inject(ctx, carrier);
   return carrier.traceparent;

@@ -125,6 +125,11 @@ describe('metrics as people scrape them', () => {
     assert.equal(sample(text, 'gateway_dead_letters'), 1);
     assert.equal(sample(text, 'gateway_oldest_unprocessed_message_age_seconds'), 0);
     assert.equal(sample(text, 'gateway_backlog_messages'), 0);
+    // Tracing is off here (no OTEL_* variables): no trace context is stored with the messages.
+    const traced = await gw.db.query<{ n: number }>(
+      'select count(*)::int as n from inbox where traceparent is not null',
+    );
+    assert.equal(traced.rows[0]?.n, 0);
   });
 
   it('exports the standard names: process metrics unprefixed, build info, an HTTP duration histogram', async () => {

@@ -33,6 +33,7 @@ describe('tracing is off unless the OTEL_* variables ask for it', () => {
 interface Child {
   child: ChildProcess;
   mllp: number;
+  http: string;
   out: () => string;
 }
 
@@ -51,6 +52,7 @@ describe('one trace per message, across processes', { skip: !DATABASE_URL || !RE
   let receiver: OtlpReceiver;
   let mirth: FakeMirth;
   let a: Child;
+  let b: Child;
 
   const start = (name: string, protocol: string, config: string) =>
     new Promise<Child>((resolve, reject) => {
@@ -81,8 +83,8 @@ describe('one trace per message, across processes', { skip: !DATABASE_URL || !RE
       let out = '';
       child.stdout!.on('data', (d: Buffer) => {
         out += d;
-        const m = /"mllp":"[^"]*:(\d+)"/.exec(out);
-        if (m) resolve({ child, mllp: Number(m[1]), out: () => out });
+        const m = /"mllp":"[^"]*:(\d+)","http":"([^"]+)"/.exec(out);
+        if (m) resolve({ child, mllp: Number(m[1]), http: m[2]!, out: () => out });
       });
       child.stderr!.on('data', (d: Buffer) => {
         out += d;
@@ -108,7 +110,7 @@ describe('one trace per message, across processes', { skip: !DATABASE_URL || !RE
     );
     // The first creates the schema; then the second joins it.
     a = await start('a', 'http/protobuf', config);
-    await start('b', 'http/json', config);
+    b = await start('b', 'http/json', config);
   });
 
   after(async () => {
@@ -227,6 +229,27 @@ describe('one trace per message, across processes', { skip: !DATABASE_URL || !RE
       for (const v of s.strings)
         for (const p of phi) assert.ok(!v.includes(p), `span ${s.name} holds "${p}": ${v.slice(0, 200)}`);
     assert.ok(sent.length >= 4);
+  });
+
+  it('starts the trace of a message posted to /hl7 at the HTTP request (@fastify/otel)', async () => {
+    const id = `TH${randomBytes(3).toString('hex')}`;
+    const res = await fetch(`${b.http}/hl7`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/hl7-v2' },
+      body: vitalsOru({ controlId: id, mrn: `MRN${id}` }),
+    });
+    assert.equal(msaCode(await res.text()), 'AA');
+    const spans = await until('the /hl7 trace', () => {
+      const intake = intakeOf(id);
+      const t = intake ? inTrace(intake.traceId) : [];
+      return complete(t) ? t : undefined;
+    });
+    const root = spans.find((s) => s.parentSpanId === '')!;
+    assert.equal(root.name, 'request');
+    assert.equal(root.attributes['http.route'], '/hl7');
+    const intake = spans.find((s) => s.name === 'gateway.intake')!;
+    assert.equal(intake.parentSpanId, root.spanId);
+    assert.ok(spans.some((s) => s.name === 'gateway.process'));
   });
 
   it('writes the trace id in the log lines of a span', async () => {
