@@ -1,5 +1,5 @@
 import { trace } from '@opentelemetry/api';
-import type { Database, Queryable } from '../db/database.js';
+import type { Database } from '../db/database.js';
 import { GatewayError } from '../errors/codes.js';
 import { extractFeatures, triggersScoring, usesMessageType } from '../features/extract.js';
 import type { Mapping } from '../features/mapping.js';
@@ -22,6 +22,7 @@ import { contextFrom, inSpan, SpanKind } from '../observability/tracing.js';
 import { recordDeadLetter, resolveDeadLetter } from '../recovery/dead-letters.js';
 import { type RawCipher, RawCipherError } from '../security/raw-cipher.js';
 import type { FhirWriter } from '../writeback/writer.js';
+import type { FinishedMessage, FinishHook } from './finish-hooks.js';
 import { createPredictionWriter, PermanentFailure } from './prediction.js';
 import { hl7SourceRef, parseHl7SourceRef } from './source-ref.js';
 
@@ -50,6 +51,7 @@ export interface PipelineDeps {
   normalizeFhir?(row: InboxRow, bytes: Buffer): Promise<ClinicalEvent>;
 }
 
+export { type FinishedMessage, type FinishHook, finishHooks } from './finish-hooks.js';
 export { PermanentFailure };
 
 export interface InboxRow {
@@ -62,44 +64,6 @@ export interface InboxRow {
   attempts?: number;
   /** W3C trace context of the span that received it (migration 040); null when tracing was off. */
   traceparent?: string | null;
-}
-
-/** How a message's processing ended, as the hooks that write with it see it. */
-export interface FinishedMessage {
-  messageId: string;
-  status: 'processed' | 'ignored' | 'failed';
-  reason: string | null;
-  /** Failed: the step (parse, map, infer, write, retries) and HL7 table 0357 code when one fits. */
-  failedAt?: string;
-  errorCode?: string;
-  stages: readonly LineageEntryInput[];
-  outputs: readonly LineageOutput[];
-  /** Set once the message was normalized. */
-  event?: ClinicalEvent;
-  /** The raw bytes, when this run opened them. */
-  bytes?: Buffer;
-}
-
-/**
- * Called inside the transaction that records a message's outcome (so what it writes commits with
- * it, exactly once), then `committed()` after that transaction committed.
- */
-export interface FinishHook {
-  write(tx: Queryable, finished: FinishedMessage): Promise<void>;
-  committed(): void;
-}
-
-/** Several hooks as one (each writes in the same transaction, in order); undefined for none. */
-export function finishHooks(hooks: readonly FinishHook[]): FinishHook | undefined {
-  if (hooks.length === 0) return undefined;
-  return {
-    async write(tx, finished) {
-      for (const h of hooks) await h.write(tx, finished);
-    },
-    committed() {
-      for (const h of hooks) h.committed();
-    },
-  };
 }
 
 /** Where a failure happened, for the dead-letter store. */
