@@ -346,13 +346,26 @@ export function createPipeline(d: PipelineDeps) {
   /** After the last attempt of a transient failure. */
   async function giveUp(messageId: string, err: unknown): Promise<void> {
     const reason = `gave up after retries: ${err instanceof Error ? err.message : String(err)}`;
-    d.logger.error({ messageId, err: errorInfo(err) }, 'message failed after retries');
-    await finish(
-      messageId,
-      'failed',
-      reason,
-      [{ messageId, stage: 'failed', at: now().toISOString(), detail: { reason } }],
-      { stage: 'retries' },
+    // The end of the message's trace (tracing on): a span of its own under the intake span.
+    const row = await d.db
+      .query<{ traceparent: string | null }>('select traceparent from inbox where message_id = $1', [
+        messageId,
+      ])
+      .catch(() => undefined);
+    await inSpan(
+      'process.gave_up',
+      { 'gateway.message.id': messageId },
+      async () => {
+        d.logger.error({ messageId, err: errorInfo(err) }, 'message failed after retries');
+        await finish(
+          messageId,
+          'failed',
+          reason,
+          [{ messageId, stage: 'failed', at: now().toISOString(), detail: { reason } }],
+          { stage: 'retries' },
+        );
+      },
+      { parent: contextFrom(row?.rows[0]?.traceparent) },
     );
   }
 
