@@ -96,7 +96,7 @@ export interface StartOptions {
 export async function startGateway(config: GatewayConfig, opts: StartOptions = {}): Promise<Gateway> {
   const base = opts.baseDir ?? process.cwd();
   const logger = opts.logger ?? createLogger(config.log.level);
-  const metrics = createMetrics();
+  const metrics = createMetrics({ maxSenders: config.metrics.maxSenders });
   // Each service registers its close; they run in this order: stop taking work, finish what is in
   // flight, then release what the work needed.
   const ORDER = [
@@ -171,6 +171,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       bodyLimitBytes: config.http.bodyLimitBytes,
       logger,
       authenticate: createAuthenticator(token.token, config.tokens),
+      onResponse: (method, route, status, seconds) =>
+        metrics.httpSeconds.observe({ method, route, status_code: String(status) }, seconds),
       throttle: createAuthThrottle({
         ...config.http.authThrottle,
         onThrottled: (address, failures) =>
@@ -249,9 +251,9 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     const inbox = new Inbox(db, lineage, {
       ...config.inbox,
       backlog: () => queue.backlog(),
-      onCommitted: (ids) => {
+      onCommitted: (ids, traceparents) => {
         void queue
-          .enqueue(ids)
+          .enqueue(ids, { traceparents })
           .catch((err) => logger.error({ err: String(err) }, 'enqueue failed; recovered at next start'));
       },
       onBatch: (size) => metrics.inboxBatchSize.observe(size),
@@ -371,9 +373,9 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       patientDigests: digester.digestsOf,
     });
     const startWorkers = () =>
-      queue.start(async (id, attempt) => {
+      queue.start(async (id, attempt, traceparent) => {
         try {
-          await pipeline.process(id, attempt);
+          await pipeline.process(id, attempt, traceparent);
         } finally {
           outcomes.notify(id); // ACK timing "processed": whoever waits on this message looks now
         }
@@ -431,6 +433,20 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     closers.set('jobs', async () => {
       await sweeper.close();
       await pruner.close();
+    });
+    metrics.watchStore({
+      async oldestAgeSeconds() {
+        const r = await db.query<{ age: number | null }>(
+          `select extract(epoch from (now() - min(received_at)))::float8 as age from inbox where status = 'received'`,
+        );
+        return Math.max(0, Number(r.rows[0]?.age ?? 0));
+      },
+      async deadLetters() {
+        const r = await db.query<{ n: number }>(
+          'select count(*)::int as n from dead_letter where resolved_at is null',
+        );
+        return Number(r.rows[0]?.n ?? 0);
+      },
     });
     const backlogTimer = setInterval(() => metrics.backlog.set(queue.backlog()), 1000);
     backlogTimer.unref();

@@ -460,6 +460,11 @@ export const configSchema = z
       .prefault({}),
     /** Model monitoring (issue 13): drift, data quality, outcomes, alerts, retraining. */
     monitoring: monitoringConfig,
+    /** /metrics: senders (MSH-3|MSH-4) with series of their own; any later one counts as "other". */
+    metrics: z
+      .object({ maxSenders: z.number().int().min(0).max(1000).default(50) })
+      .strict()
+      .prefault({}),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
