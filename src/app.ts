@@ -202,6 +202,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       onBatch: (size) => metrics.inboxBatchSize.observe(size),
       onStoreError: (err) =>
         logger.error({ err: err instanceof Error ? err.message : String(err) }, 'inbox commit failed'),
+      onRowRefused: (err) =>
+        logger.warn({ sqlstate: (err as { code?: string }).code }, 'message refused by the database (AR)'),
       ...(cipher.currentKeyId ? { seal: (raw: Buffer) => cipher.seal(raw) } : {}),
     });
     closers.set('inbox', () => inbox.close());

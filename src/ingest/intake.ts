@@ -10,6 +10,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { Inbox } from './inbox.js';
 import type { OutcomeWaiter } from './outcomes.js';
 import { senderAllowed } from './senders.js';
+import { assertStorable } from './storable.js';
 
 export interface IntakeResult {
   /** The whole answer: one ACK, or for a batch every ACK (or the batch ACK). */
@@ -92,7 +93,15 @@ export function createHl7Intake(o: IntakeOptions): Hl7Intake {
       header,
       application: o.application,
       facility: o.facility,
-      ...(error ? { error: { hl7Code: error.hl7Code, text: `${error.code}: ${error.message}` } } : {}),
+      ...(error
+        ? {
+            error: {
+              hl7Code: error.hl7Code,
+              text: `${error.code}: ${error.message}`,
+              ...(error.location ? { location: error.location } : {}),
+            },
+          }
+        : {}),
     });
     return { ack: text, code, acks: [text] } satisfies IntakeResult;
   };
@@ -127,6 +136,8 @@ export function createHl7Intake(o: IntakeOptions): Hl7Intake {
         }
         throw err;
       }
+      // Before it joins a group commit: a row the database can never store is refused alone.
+      assertStorable(text, header);
       const messageType = header.triggerEvent
         ? `${header.messageType}^${header.triggerEvent}`
         : header.messageType;

@@ -6,6 +6,7 @@ import { assembleVector, type FeatureStore } from '../features/state.js';
 import { decodeHl7Bytes } from '../hl7/charset.js';
 import { Hl7ParseError, parseHl7 } from '../hl7/parser.js';
 import { SPLIT_MESSAGE_TYPE } from '../ingest/fhir/split.js';
+import { isDataError } from '../ingest/storable.js';
 import type { LineageEntryInput } from '../lineage/chain.js';
 import type { LineageOutput, LineageStore } from '../lineage/store.js';
 import { ModelInputError } from '../models/onnx-model.js';
@@ -311,9 +312,13 @@ export function createPipeline(d: PipelineDeps) {
         err instanceof PermanentFailure ||
         err instanceof Hl7ParseError ||
         isRefusal(err) ||
-        isDeterministic(err)
+        isDeterministic(err) ||
+        isDataError(err)
       ) {
         d.logger.warn({ messageId, err: errorInfo(err) }, 'message failed');
+        // The database refused this message's data: the stages recorded so far may hold what it
+        // refused, so only the failure is recorded (retrying could never succeed).
+        if (isDataError(err)) stages.length = 0;
         stage('failed', {
           reason: err instanceof Error ? err.message : String(err),
           during: point.stage,

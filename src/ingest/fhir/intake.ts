@@ -175,7 +175,11 @@ export function createFhirIntake(d: FhirIntakeDeps) {
       return {
         status: gw.status,
         body: outcome([
-          { severity: 'error', code: 'transient', details: { text: `${gw.code}: ${gw.message}` } },
+          {
+            severity: 'error',
+            code: gw.ack === 'AR' ? 'invalid' : 'transient',
+            details: { text: `${gw.code}: ${gw.message}` },
+          },
         ]),
       };
     }

@@ -286,7 +286,11 @@ export function createSubscriptionReceiver(d: ReceiverDeps) {
       return {
         status: gw.status,
         body: outcome([
-          { severity: 'error', code: 'transient', details: { text: `${gw.code}: ${gw.message}` } },
+          {
+            severity: 'error',
+            code: gw.ack === 'AR' ? 'invalid' : 'transient',
+            details: { text: `${gw.code}: ${gw.message}` },
+          },
         ]),
       };
     }
