@@ -22,7 +22,7 @@ import { createOutcomeWaiter } from './ingest/outcomes.js';
 import { registerLineageRoutes } from './lineage/routes.js';
 import { createLineageStore, type LineageStore } from './lineage/store.js';
 import { checkFeatureOrder, type ModelRegistry } from './models/registry.js';
-import { openGovernedModels, registerModelApi, startModelJobs } from './models/wire.js';
+import { cardDocuments, openGovernedModels, registerModelApi, startModelJobs } from './models/wire.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createPipeline, finishHooks } from './pipeline/process.js';
@@ -35,6 +35,7 @@ import { startSweeper } from './recovery/sweeper.js';
 import { startPruner } from './retention/prune.js';
 import { createRawCipher, parseKey, type RawCipher } from './security/raw-cipher.js';
 import { type CircuitState, createCircuitBreaker, guardWriter } from './writeback/breaker.js';
+import { identifierSystemFor } from './writeback/content-ids.js';
 import { isResourceType } from './writeback/validate.js';
 import { createFhirWriter } from './writeback/writer.js';
 
@@ -291,12 +292,14 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     ]);
     // One answer for both writers (messages and re-scoring), so a patient keeps one identity in the chart.
     const identifierSystem = (assigner: string | undefined) =>
-      (assigner && config.patients.identifierSystems[assigner]) ||
-      // A FHIR identifier system that stands for no HL7 authority is its own system.
-      (assigner && /^(https?|urn):/.test(assigner) ? assigner : '') ||
-      `${config.patients.defaultSystemPrefix}${assigner ?? 'unknown'}`;
+      identifierSystemFor(assigner, {
+        systems: config.patients.identifierSystems,
+        defaultSystemPrefix: config.patients.defaultSystemPrefix,
+      });
     const validateBeforeWrite = !embedded;
+    const modelCard = cardDocuments(db);
     const pipeline = createPipeline({
+      modelCard,
       ...(onFinish ? { onFinish } : {}),
       db,
       lineage,
@@ -334,6 +337,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       queuePrefix: opts.queuePrefix,
       identifierSystem,
       validateBeforeWrite,
+      modelCard,
       onScored: (model, version, n) => metrics.predictions.inc({ model, version }, n),
     });
     closers.set('scoring', () => scoring.close());

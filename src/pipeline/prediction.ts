@@ -1,7 +1,11 @@
+import type { Resource } from '../fhirstore/types.js';
 import type { LineageOutput } from '../lineage/store.js';
 import { interpret } from '../models/card.js';
 import type { LoadedModel } from '../models/onnx-model.js';
-import { buildPredictionTransaction } from '../writeback/builders.js';
+import type { EncounterInfo } from '../normalize/event.js';
+import { buildPredictionTransaction, modelCardDocumentId } from '../writeback/builders.js';
+import { contentUri, isWritableUri } from '../writeback/content-ids.js';
+import { VISIT_NUMBER_SYSTEM_PREFIX } from '../writeback/profiles.js';
 import { validateFhir } from '../writeback/validate.js';
 import type { FhirWriter } from '../writeback/writer.js';
 
@@ -19,13 +23,21 @@ export interface PredictionWriterDeps {
    * is given itself (and answers 400 with the issues).
    */
   validateBeforeWrite: boolean;
+  /**
+   * The model card DocumentReference of a version (models/card-render.ts), written with the first
+   * prediction of the version in each process: so every Provenance's card exists, even when the
+   * card could not be published at start (FHIR target down). Unset: the card is not written here.
+   */
+  modelCard?(m: Prediction['model']): Promise<Resource>;
 }
 
 /** One score to write, whichever way it came (a message's event, a re-scoring tick). */
 export interface Prediction {
   /** Stable id of what triggered it (message id, re-scoring id): the write is idempotent on it. */
   eventKey: string;
-  patient: { assigner?: string | undefined; value: string };
+  patient: { assigner?: string | undefined; value: string; reference?: string | undefined };
+  /** The encounter the triggering input names (PV1-19, FHIR `encounter`). */
+  encounter?: EncounterInfo | undefined;
   model: Pick<LoadedModel, 'name' | 'version' | 'sha256' | 'card'>;
   mappingVersion: string;
   score: number;
@@ -47,12 +59,18 @@ export interface Prediction {
  */
 export function createPredictionWriter(d: PredictionWriterDeps) {
   const writtenDevices = new Set<string>();
+  const writtenCards = new Set<string>();
 
   return async function writePrediction(p: Prediction): Promise<LineageOutput> {
     const band = interpret(p.model.card, p.score);
     const bundle = buildPredictionTransaction({
       eventKey: p.eventKey,
-      patient: { system: d.identifierSystem(p.patient.assigner), value: p.patient.value },
+      patient: {
+        system: d.identifierSystem(p.patient.assigner),
+        value: p.patient.value,
+        ...(p.patient.reference ? { reference: p.patient.reference } : {}),
+      },
+      ...(p.encounter ? { encounter: encounterRef(p.encounter) } : {}),
       model: { name: p.model.name, version: p.model.version, sha256: p.model.sha256, card: p.model.card },
       mappingVersion: p.mappingVersion,
       score: p.score,
@@ -66,6 +84,12 @@ export function createPredictionWriter(d: PredictionWriterDeps) {
     const deviceUrl = deviceEntry?.request?.url ?? '';
     if (deviceEntry && writtenDevices.has(deviceUrl))
       bundle.entry = bundle.entry?.filter((e) => e !== deviceEntry);
+    // The card goes through the same durable, retried path as the result: the message's job.
+    const cardUrl = `DocumentReference/${modelCardDocumentId(p.model)}`;
+    if (d.modelCard && !writtenCards.has(cardUrl)) {
+      const card = await d.modelCard(p.model);
+      bundle.entry = [{ resource: card, request: { method: 'PUT', url: cardUrl } }, ...(bundle.entry ?? [])];
+    }
     for (const entry of d.validateBeforeWrite ? (bundle.entry ?? []) : []) {
       const issues = validateFhir(entry.resource as never);
       const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
@@ -79,6 +103,7 @@ export function createPredictionWriter(d: PredictionWriterDeps) {
     }
     const written = await d.writer.write(bundle);
     if (deviceUrl) writtenDevices.add(deviceUrl);
+    if (d.modelCard) writtenCards.add(cardUrl);
     return {
       model: p.model.name,
       modelVersion: p.model.version,
@@ -92,3 +117,20 @@ export function createPredictionWriter(d: PredictionWriterDeps) {
 }
 
 export type WritePrediction = ReturnType<typeof createPredictionWriter>;
+
+/** Observation.encounter: the literal reference and/or the visit number in its authority's system. */
+function encounterRef(e: EncounterInfo): { system?: string; value?: string; reference?: string } {
+  const value = e.identifier && e.identifier !== e.reference ? e.identifier : undefined;
+  const system = !value
+    ? undefined
+    : e.assigner && /^(https?|urn):/.test(e.assigner) && isWritableUri(e.assigner)
+      ? e.assigner
+      : e.assigner
+        ? contentUri(VISIT_NUMBER_SYSTEM_PREFIX, e.assigner)
+        : undefined;
+  return {
+    ...(e.reference ? { reference: e.reference } : {}),
+    ...(value ? { value } : {}),
+    ...(system ? { system } : {}),
+  };
+}

@@ -22,7 +22,7 @@ import { inSpan } from '../observability/tracing.js';
 import { recordDeadLetter, resolveDeadLetter } from '../recovery/dead-letters.js';
 import { type RawCipher, RawCipherError } from '../security/raw-cipher.js';
 import type { FhirWriter } from '../writeback/writer.js';
-import { createPredictionWriter, PermanentFailure } from './prediction.js';
+import { createPredictionWriter, PermanentFailure, type PredictionWriterDeps } from './prediction.js';
 import { hl7SourceRef, parseHl7SourceRef } from './source-ref.js';
 
 export interface PipelineDeps {
@@ -43,6 +43,8 @@ export interface PipelineDeps {
   validateBeforeWrite: boolean;
   /** Opens raw bodies sealed at rest. */
   cipher: RawCipher;
+  /** The model card DocumentReference, written with a version's first result (PredictionWriterDeps). */
+  modelCard?: PredictionWriterDeps['modelCard'];
   now?: () => Date;
   /** Rows written with a message's outcome, in its transaction (the egress outbox: ORU, application ACKs). */
   onFinish?: FinishHook;
@@ -290,15 +292,20 @@ export function createPipeline(d: PipelineDeps) {
         const output = await timed('write', { model: model.name }, () =>
           writePrediction({
             eventKey: messageId,
-            patient: pid,
+            patient: { ...pid, reference: event.patient.reference },
+            encounter: event.encounter,
             model,
             mappingVersion: mapping.version,
             score,
             effectiveAt: vector.newestObservedAt ?? at,
             issuedAt: now().toISOString(),
-            derivedFrom: vector.used.flatMap((u) =>
-              u.sourceRef && !parseHl7SourceRef(u.sourceRef) ? [u.sourceRef] : [],
-            ),
+            // Every FHIR input: this event's values and those of earlier inputs the vector used.
+            derivedFrom: [
+              ...values.flatMap((v) => (v.sourceReference ? [v.sourceReference] : [])),
+              ...vector.used.flatMap((u) =>
+                u.sourceRef && !parseHl7SourceRef(u.sourceRef) ? [u.sourceRef] : [],
+              ),
+            ],
             hl7Sources: [...new Map(hl7Sources.map((s) => [`${s.sender}\u0000${s.controlId}`, s])).values()],
           }),
         );
