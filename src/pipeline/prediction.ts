@@ -1,4 +1,4 @@
-import type { Resource } from '../fhirstore/types.js';
+import type { Bundle, Resource } from '../fhirstore/types.js';
 import type { LineageOutput } from '../lineage/store.js';
 import { interpret } from '../models/card.js';
 import type { LoadedModel } from '../models/onnx-model.js';
@@ -6,7 +6,7 @@ import type { EncounterInfo } from '../normalize/event.js';
 import { buildPredictionTransaction, modelCardDocumentId } from '../writeback/builders.js';
 import { contentUri, isWritableUri } from '../writeback/content-ids.js';
 import { VISIT_NUMBER_SYSTEM_PREFIX } from '../writeback/profiles.js';
-import { validateFhir } from '../writeback/validate.js';
+import { errorsOf, validateFhir } from '../writeback/validate.js';
 import type { FhirWriter } from '../writeback/writer.js';
 
 /** A failure that retrying will not mend: the message goes to `failed` with its reason at once. */
@@ -62,24 +62,7 @@ export function createPredictionWriter(d: PredictionWriterDeps) {
   const writtenCards = new Set<string>();
 
   return async function writePrediction(p: Prediction): Promise<LineageOutput> {
-    const band = interpret(p.model.card, p.score);
-    const bundle = buildPredictionTransaction({
-      eventKey: p.eventKey,
-      patient: {
-        system: d.identifierSystem(p.patient.assigner),
-        value: p.patient.value,
-        ...(p.patient.reference ? { reference: p.patient.reference } : {}),
-      },
-      ...(p.encounter ? { encounter: encounterRef(p.encounter) } : {}),
-      model: { name: p.model.name, version: p.model.version, sha256: p.model.sha256, card: p.model.card },
-      mappingVersion: p.mappingVersion,
-      score: p.score,
-      ...(band ? { interpretation: band.interpretation } : {}),
-      effectiveAt: p.effectiveAt,
-      issuedAt: p.issuedAt,
-      derivedFrom: [...new Set(p.derivedFrom ?? [])],
-      hl7Sources: (p.hl7Sources ?? []).map((s) => ({ sender: s.sender, controlId: s.controlId })),
-    });
+    const bundle = predictionBundle(p, d.identifierSystem);
     const deviceEntry = bundle.entry?.find((e) => e.resource?.resourceType === 'Device');
     const deviceUrl = deviceEntry?.request?.url ?? '';
     if (deviceEntry && writtenDevices.has(deviceUrl))
@@ -90,16 +73,9 @@ export function createPredictionWriter(d: PredictionWriterDeps) {
       const card = await d.modelCard(p.model);
       bundle.entry = [{ resource: card, request: { method: 'PUT', url: cardUrl } }, ...(bundle.entry ?? [])];
     }
-    for (const entry of d.validateBeforeWrite ? (bundle.entry ?? []) : []) {
-      const issues = validateFhir(entry.resource as never);
-      const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
-      if (errors.length > 0) {
-        throw new PermanentFailure(
-          `${(entry.resource as { resourceType: string }).resourceType} failed validation: ${errors
-            .map((i) => `${i.expression?.join(',') ?? ''} ${i.details?.text ?? i.diagnostics ?? ''}`.trim())
-            .join('; ')}`,
-        );
-      }
+    if (d.validateBeforeWrite) {
+      const refused = refusals(bundle);
+      if (refused.length > 0) throw new PermanentFailure(refused.join('; '));
     }
     const written = await d.writer.write(bundle);
     if (deviceUrl) writtenDevices.add(deviceUrl);
@@ -117,6 +93,43 @@ export function createPredictionWriter(d: PredictionWriterDeps) {
 }
 
 export type WritePrediction = ReturnType<typeof createPredictionWriter>;
+
+/** The transaction of one prediction, as the writer sends it (before it leaves out what it wrote). */
+export function predictionBundle(p: Prediction, identifierSystem: (assigner: string | undefined) => string) {
+  const band = interpret(p.model.card, p.score);
+  return buildPredictionTransaction({
+    eventKey: p.eventKey,
+    patient: {
+      system: identifierSystem(p.patient.assigner),
+      value: p.patient.value,
+      ...(p.patient.reference ? { reference: p.patient.reference } : {}),
+    },
+    ...(p.encounter ? { encounter: encounterRef(p.encounter) } : {}),
+    model: { name: p.model.name, version: p.model.version, sha256: p.model.sha256, card: p.model.card },
+    mappingVersion: p.mappingVersion,
+    score: p.score,
+    ...(band ? { interpretation: band.interpretation } : {}),
+    effectiveAt: p.effectiveAt,
+    issuedAt: p.issuedAt,
+    derivedFrom: [...new Set(p.derivedFrom ?? [])],
+    hl7Sources: (p.hl7Sources ?? []).map((s) => ({ sender: s.sender, controlId: s.controlId })),
+  });
+}
+
+/** Why a FHIR server that validates would refuse each resource of a bundle (`Type: expression text`). */
+export function refusals(bundle: Bundle): string[] {
+  const out: string[] = [];
+  for (const entry of bundle.entry ?? []) {
+    const errors = errorsOf(validateFhir(entry.resource as never));
+    if (errors.length > 0)
+      out.push(
+        `${(entry.resource as { resourceType: string }).resourceType} failed validation: ${errors
+          .map((i) => `${i.expression?.join(',') ?? ''} ${i.details?.text ?? i.diagnostics ?? ''}`.trim())
+          .join('; ')}`,
+      );
+  }
+  return out;
+}
 
 /** Observation.encounter: the literal reference and/or the visit number in its authority's system. */
 function encounterRef(e: EncounterInfo): { system?: string; value?: string; reference?: string } {

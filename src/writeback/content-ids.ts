@@ -105,7 +105,8 @@ export function identifierSystemFor(
   assigner: string | undefined,
   m: { systems: Readonly<Record<string, string>>; defaultSystemPrefix: string },
 ): string {
-  if (assigner && m.systems[assigner]) return m.systems[assigner]!;
+  // Own keys only: an authority named `constructor` or `valueOf` is no configured one.
+  if (assigner && Object.hasOwn(m.systems, assigner)) return m.systems[assigner]!;
   if (assigner && /^(https?|urn):/.test(assigner) && isWritableUri(assigner)) return assigner;
   return contentUri(m.defaultSystemPrefix, assigner ?? 'unknown');
 }
