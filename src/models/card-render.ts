@@ -6,7 +6,7 @@
  */
 import type { Bundle, Resource } from '../fhirstore/types.js';
 import { buildModelDevice, modelCardDocumentId } from '../writeback/builders.js';
-import { AI_INPUTS_CS, AI_MODEL_CARD_PROFILE } from '../writeback/profiles.js';
+import { AI_INPUTS_CS, AI_MODEL_CARD_PROFILE, MODEL_CARD_DOCUMENT_PROFILE } from '../writeback/profiles.js';
 import type { ModelCard } from './card.js';
 
 /** The IG's codes for model cards (DocumentReference.type and .category). */
@@ -124,7 +124,7 @@ export function buildCardResources(
   const document: Resource = {
     resourceType: 'DocumentReference',
     id: modelCardDocumentId(v),
-    meta: { profile: [AI_MODEL_CARD_PROFILE] },
+    meta: { profile: [MODEL_CARD_DOCUMENT_PROFILE, AI_MODEL_CARD_PROFILE] },
     identifier: [
       {
         system: 'http://clinical-ml-gateway.dev/fhir/model-card',

@@ -3,6 +3,7 @@ export const PROFILE_BASE = 'http://clinical-ml-gateway.dev/fhir/StructureDefini
 export const PREDICTION_OBSERVATION_PROFILE = `${PROFILE_BASE}/ml-prediction-observation`;
 export const MODEL_DEVICE_PROFILE = `${PROFILE_BASE}/ml-model-device`;
 export const PREDICTION_PROVENANCE_PROFILE = `${PROFILE_BASE}/ml-prediction-provenance`;
+export const MODEL_CARD_DOCUMENT_PROFILE = `${PROFILE_BASE}/ml-model-card-document`;
 
 /** Identifier systems of the resources the gateway writes. */
 export const MODEL_VERSION_SYSTEM = 'http://clinical-ml-gateway.dev/fhir/model-version';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Resource } from '../../src/fhirstore/types.js';
-import { AI_MODEL_CARD_PROFILE } from '../../src/writeback/profiles.js';
+import { AI_MODEL_CARD_PROFILE, MODEL_CARD_DOCUMENT_PROFILE } from '../../src/writeback/profiles.js';
 import { sendMllp, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { msaCode, vitalsOru } from '../helpers/messages.js';
 import { PG_URL, pgSchema, startFhirServer } from './harness.js';
@@ -58,7 +58,7 @@ describe('a model card the FHIR target could not take at start is written with t
       const [, id] = card.what.reference!.split('/');
       const doc = (await fhir.store.read('DocumentReference', id!)) as Resource;
       assert.equal(doc.resourceType, 'DocumentReference');
-      assert.deepEqual(doc.meta?.profile, [AI_MODEL_CARD_PROFILE]);
+      assert.deepEqual(doc.meta?.profile, [MODEL_CARD_DOCUMENT_PROFILE, AI_MODEL_CARD_PROFILE]);
       assert.equal((doc.type as { coding: Array<{ code: string }> }).coding[0]!.code, 'AIModelCard');
     }
     // The Device names the same card (AI Transparency on FHIR: modelCardDescription).
