@@ -60,9 +60,10 @@ function wellFormed(s: string): string {
 /**
  * A FHIR `string` from content: control characters other than tab, CR and LF (which FHIR strings
  * may not hold; U+0000 PostgreSQL cannot store) and lone surrogates become U+FFFD, outer whitespace
- * is trimmed, and at most `max` characters are kept. Undefined when nothing is left.
+ * is trimmed, and at most `max` characters are kept (FHIR's 1 MB by default: an identifier is never
+ * cut; pass a smaller max for display texts). Undefined when nothing is left.
  */
-export function fhirString(value: string, max = 1024): string | undefined {
+export function fhirString(value: string, max = 1024 * 1024): string | undefined {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to find them.
   let s = wellFormed(value)
     .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g, '\uFFFD')

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type { LineageRecord } from '../../src/lineage/store.js';
 import { validateFhir } from '../../src/writeback/validate.js';
 import { sendMllp, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { msaCode } from '../helpers/messages.js';
+import { msaCode, vitalsOru } from '../helpers/messages.js';
 
 type Bundle = { entry?: Array<{ resource: Record<string, unknown> }> };
 
@@ -63,5 +63,24 @@ describe('sender names with spaces get results, and do not spoil the next sender
       [...systems].join(),
     );
     assert.ok(systems.has('urn:hl7v2:msh10:LABSYS%7CGENLAB'), [...systems].join());
+  });
+
+  it('long and odd contents (MSH-3, MSH-10, PID-3) are written and found again', async () => {
+    const mrn = `M${'0123456789abcdefghij'.repeat(75)}`; // 1,501 characters
+    const app = `Labor Zürich & Söhne #2 'Nord' ${'x'.repeat(300)}`;
+    const controlId = `C&#'é ${'y'.repeat(400)}`;
+    const msg = vitalsOru({ controlId, mrn }).replace('|VITALS|', `|${app}|`);
+    assert.equal(msaCode(await sendMllp(t.gw.mllpPort, msg)), 'AA');
+    await t.gw.idle();
+    const stages = await stagesOf(controlId);
+    assert.ok(
+      stages.some((s) => s.stage === 'written'),
+      `stages: ${JSON.stringify(stages.map((s) => [s.stage, s.reason ?? '']))}`,
+    );
+    const q = encodeURIComponent(`urn:ml-gateway:patient-id:HOSP|${mrn}`);
+    const found = await get<Bundle>(
+      `/fhir/Observation?code=vitals-deterioration-probability&subject:identifier=${q}`,
+    );
+    assert.equal(found.entry?.length, 1, 'found by its 1,501-character identifier');
   });
 });
