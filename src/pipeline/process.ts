@@ -326,12 +326,18 @@ export function createPipeline(d: PipelineDeps) {
         // The database refused this message's data: the stages recorded so far may hold what it
         // refused, so only the failure is recorded (retrying could never succeed).
         if (isDataError(err)) stages.length = 0;
+        // A database's text about refused data may quote the data: only its SQLSTATE is kept.
+        const reason = isDataError(err)
+          ? `the database refused this message's data (SQLSTATE ${(err as { code: string }).code})`
+          : err instanceof Error
+            ? err.message
+            : String(err);
         stage('failed', {
-          reason: err instanceof Error ? err.message : String(err),
+          reason,
           during: point.stage,
           ...(point.model ? { model: point.model } : {}),
         });
-        await finish(messageId, 'failed', err instanceof Error ? err.message : String(err), stages, point, {
+        await finish(messageId, 'failed', reason, stages, point, {
           outputs: [],
           ...(parsedEvent ? { event: parsedEvent } : {}),
           ...(bytes ? { bytes } : {}),

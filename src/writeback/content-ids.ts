@@ -81,8 +81,8 @@ export function fhirIdFor(content: string): string {
 }
 
 /**
- * A literal reference (`Type/id`, or an absolute `…/Type/id` URL, or `urn:uuid:`) from content, when
- * it is one FHIR can carry; undefined otherwise (the caller then references by identifier).
+ * A literal reference (`Type/id`, or an absolute `…/Type/id` URL) from content, when it is one FHIR
+ * can carry; undefined otherwise (the caller then references by identifier).
  */
 export function literalReference(ref: string | undefined, type?: string): string | undefined {
   if (!ref) return undefined;
@@ -93,7 +93,7 @@ export function literalReference(ref: string | undefined, type?: string): string
     new RegExp(`/${t}/[A-Za-z0-9\\-.]{1,64}(/_history/[A-Za-z0-9\\-.]{1,64})?$`).test(ref)
   )
     return ref;
-  if (/^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(ref)) return ref;
+  // A urn:uuid names a resource only inside the Bundle it came in: not one the target can resolve.
   return undefined;
 }
 
