@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { GatewayConfig } from './config/schema.js';
+import { lockDataDir } from './db/data-dir-lock.js';
 import type { Database } from './db/database.js';
 import { openDatabase } from './db/open.js';
 import { createAppAcks } from './egress/app-ack.js';
@@ -10,6 +11,7 @@ import { createFeatureStore } from './features/state.js';
 import { registerFhirRoutes } from './fhirstore/routes.js';
 import { createFhirStore } from './fhirstore/store.js';
 import { createAuthenticator, resolveAdminToken } from './http/auth.js';
+import { createAuthThrottle } from './http/auth-throttle.js';
 import { type Check, registerHealthRoutes } from './http/health.js';
 import { createHttpServer } from './http/server.js';
 import { createFhirIngest } from './ingest/fhir/service.js';
@@ -101,6 +103,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     'http',
     'models',
     'db',
+    'lock',
   ] as const;
   const closers = new Map<(typeof ORDER)[number], () => Promise<void>>();
   const closeAll = async () => {
@@ -112,6 +115,11 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   };
   try {
     const dataDir = resolve(base, config.dataDir);
+    // The embedded database lives in DATA_DIR: one process at a time (a second one stops here).
+    if (!config.databaseUrl) {
+      const lock = lockDataDir(dataDir);
+      closers.set('lock', async () => lock.release());
+    }
     const token = resolveAdminToken(config.adminToken, dataDir);
     const db = await openDatabase({
       dataDir,
@@ -153,6 +161,15 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       bodyLimitBytes: config.http.bodyLimitBytes,
       logger,
       authenticate: createAuthenticator(token.token, config.tokens),
+      throttle: createAuthThrottle({
+        ...config.http.authThrottle,
+        onThrottled: (address, failures) =>
+          logger.warn(
+            { alert: 'auth-failures', address, failures, windowMs: config.http.authThrottle.windowMs },
+            'too many failed authentications from one address: answered 429 until the window ends',
+          ),
+      }),
+      onAuthFailure: (outcome) => metrics.authFailures.inc({ outcome }),
     });
     const clientHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     // The HTTP port must be known before the embedded store's base URL: listen first, routes are
@@ -220,7 +237,10 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       allowedSenders: config.mllp.allowSenders,
       outcomes,
     });
-    registerHl7Route(http, intake);
+    registerHl7Route(http, intake, {
+      maxMessageBytes: config.mllp.maxMessageBytes,
+      bodyLimitBytes: config.http.bodyLimitBytes,
+    });
     const fhirIngest = createFhirIngest({ config, dataDir, db, inbox, logger, metrics });
     closers.set('fhirIngest', () => fhirIngest.close());
     registerFhirIngestRoutes(http, fhirIngest);

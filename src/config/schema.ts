@@ -154,6 +154,15 @@ export const configSchema = z
           .int()
           .min(1024)
           .default(10 * 1024 * 1024),
+        /** Token guessing slowed: failed authentications per client address and window, then 429. */
+        authThrottle: z
+          .object({
+            /** Failures allowed per address and window (0: off). */
+            maxFailures: z.number().int().min(0).default(20),
+            windowMs: z.number().int().min(1000).default(60_000),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
