@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
  * sender) becomes part of a FHIR uri, id, reference or string the gateway writes. Whatever the
  * content holds (spaces, `&`, `#`, `'`, `|`, `^`, non-ASCII, control characters, thousands of
  * characters), what comes out is valid FHIR R4 and RFC 3986, and the same content always gives the
- * same result (identifiers stay searchable and idempotent).
+ * same result (identifiers stay searchable and idempotent). Ids the gateway chooses are hashes of
+ * their source (deterministicId, builders.ts), never content.
  */
 
 /** Characters kept as they are in a uri built from content: RFC 3986 unreserved and a few sub-delims. */
@@ -70,14 +71,6 @@ export function fhirString(value: string, max = 1024 * 1024): string | undefined
     .trim();
   if (s.length > max) s = `${s.slice(0, max - 1)}…`;
   return s.length > 0 ? s : undefined;
-}
-
-/**
- * A FHIR id (`[A-Za-z0-9\-.]{1,64}`) for content: the content itself when it already is one, else a
- * hash of it. For ids the gateway chooses, use deterministicId() (builders.ts).
- */
-export function fhirIdFor(content: string): string {
-  return /^[A-Za-z0-9\-.]{1,64}$/.test(content) ? content : hashOf(content, 64);
 }
 
 /**
