@@ -65,7 +65,6 @@ function wellFormed(s: string): string {
  * cut; pass a smaller max for display texts). Undefined when nothing is left.
  */
 export function fhirString(value: string, max = 1024 * 1024): string | undefined {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to find them.
   let s = wellFormed(value)
     .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g, '\uFFFD')
     .trim();
