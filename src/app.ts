@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { GatewayConfig } from './config/schema.js';
+import { registerConsoleRoutes } from './console/routes.js';
 import { lockDataDir } from './db/data-dir-lock.js';
 import type { Database } from './db/database.js';
 import { openDatabase } from './db/open.js';
@@ -23,8 +24,14 @@ import { type MllpListener, startMllpListener } from './ingest/mllp/listener.js'
 import { createOutcomeWaiter } from './ingest/outcomes.js';
 import { registerLineageRoutes } from './lineage/routes.js';
 import { createLineageStore, type LineageStore } from './lineage/store.js';
+import { loadPatientDigester } from './messages/patient-digest.js';
+import { createPhiAccess } from './messages/phi-access.js';
+import { registerMessageRoutes } from './messages/routes.js';
 import { checkFeatureOrder, type ModelRegistry } from './models/registry.js';
 import { cardDocuments, openGovernedModels, registerModelApi, startModelJobs } from './models/wire.js';
+import type { Monitoring } from './monitoring/monitor.js';
+import { liveSection } from './monitoring/render.js';
+import { startMonitoring } from './monitoring/wire.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createPipeline, finishHooks } from './pipeline/process.js';
@@ -36,6 +43,7 @@ import { registerRecoveryRoutes } from './recovery/routes.js';
 import { startSweeper } from './recovery/sweeper.js';
 import { startPruner } from './retention/prune.js';
 import { createRawCipher, parseKey, type RawCipher } from './security/raw-cipher.js';
+import { registerStatsRoutes } from './stats/overview.js';
 import { type CircuitState, createCircuitBreaker, guardWriter } from './writeback/breaker.js';
 import { identifierSystemFor } from './writeback/content-ids.js';
 import { isResourceType } from './writeback/validate.js';
@@ -51,6 +59,8 @@ export interface Gateway {
   queue: WorkQueue;
   replayer: Replayer;
   cipher: RawCipher;
+  /** Model monitoring (issue 13): reports, evaluation, the webhook outbox. */
+  monitoring: Monitoring;
   /** State of the circuit breaker around the FHIR writer. */
   circuit(): CircuitState;
   /** Queues again the messages left `received` (what the periodic sweep does). */
@@ -99,6 +109,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     'inbox',
     'queue',
     'scoring',
+    'monitoring',
     'egress',
     'http',
     'models',
@@ -182,6 +193,9 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     isResourceType('Observation');
     if (fhirStore) registerFhirRoutes(http, fhirStore, { prefix: '/fhir', baseUrl: () => `${httpUrl}/fhir` });
     registerLineageRoutes(http, lineage);
+    registerConsoleRoutes(http);
+    const digester = await loadPatientDigester(db);
+    registerMessageRoutes(http, { db, digester, phi: createPhiAccess({ db, lineage, cipher }) });
     const breaker = createCircuitBreaker({
       ...config.fhir.circuitBreaker,
       onStateChange: (state) => {
@@ -190,7 +204,24 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
         (state === 'open' ? logger.warn : logger.info).call(logger, { state }, 'FHIR circuit breaker');
       },
     });
-    const modelApi = registerModelApi(http, { db, models, mappings, lineage, logger });
+    const monitoring = startMonitoring(config, base, {
+      http,
+      db,
+      lineage,
+      logger,
+      metrics,
+      mappings,
+      externalUrl: () => httpUrl,
+    });
+    closers.set('monitoring', () => monitoring.close());
+    const modelApi = registerModelApi(http, {
+      db,
+      models,
+      mappings,
+      lineage,
+      logger,
+      liveSection: async (name, version) => liveSection(await monitoring.report(name, version)),
+    });
 
     const queueOpts = {
       concurrency: config.processing.concurrency,
@@ -208,6 +239,13 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     closers.set('queue', () => queue.close());
     const replayer = createReplayer({ db, lineage, queue, onQueued: (n) => metrics.replayed.inc(n) });
     registerRecoveryRoutes(http, db, replayer);
+    registerStatsRoutes(http, {
+      db,
+      metrics,
+      backlog: () => queue.backlog(),
+      circuit: () => breaker.state,
+      fhirBaseUrl: () => fhirBaseUrl,
+    });
 
     const inbox = new Inbox(db, lineage, {
       ...config.inbox,
@@ -309,6 +347,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     const onFinish = finishHooks([
       ...(config.egress.oru.destinations.length > 0 ? [oruHook(egress, models)] : []),
       ...(config.ack.mode !== 'original' ? [appAcks.hook] : []),
+      ...(config.monitoring.enabled ? [monitoring.hook] : []),
     ]);
     // One answer for both writers (messages and re-scoring), so a patient keeps one identity in the chart.
     const identifierSystem = (assigner: string | undefined) =>
@@ -334,6 +373,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       cipher,
       normalizeFhir: (row, bytes) => fhirIngest.normalizeRow(row, bytes),
       identifierSystem,
+      patientDigests: digester.digestsOf,
     });
     const startWorkers = () =>
       queue.start(async (id, attempt) => {
@@ -412,6 +452,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       queue,
       replayer,
       cipher,
+      monitoring,
       circuit: () => breaker.state,
       sweep: sweeper.sweep,
       adminToken: token.token,

@@ -21,7 +21,9 @@ export interface HttpServerOptions {
   onAuthFailure?(outcome: 'rejected' | 'throttled'): void;
 }
 
-const PUBLIC = /^\/(health\/(live|ready)|metrics|\.well-known\/jwks\.json)(\?|$)/;
+// The console's page shell and scripts hold no data (its data calls carry a token like any other).
+const PUBLIC =
+  /^\/(health\/(live|ready)|metrics|\.well-known\/jwks\.json|console|console\/|console\/(app\.js|console\.css|vendor\/[\w.-]+))(\?|$)/;
 const isFhir = (url: string) =>
   url === '/fhir' || url.startsWith('/fhir/') || url.startsWith('/fhir?') || url.startsWith('/ingest/fhir');
 

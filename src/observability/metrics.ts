@@ -146,6 +146,37 @@ export function createMetrics() {
     watchModelThread(model: string, version: string, up: () => boolean): () => void {
       return modelThread(model, version, () => (up() ? 1 : 0));
     },
+    // Model monitoring (issue 13): set from each evaluation of the live windows.
+    modelFeaturePsi: new Gauge({
+      name: 'gateway_model_feature_psi',
+      help: 'Population stability index of a feature in the live window against the card reference',
+      labelNames: ['model', 'version', 'feature'] as const,
+      registers: [registry],
+    }),
+    modelFeatureMissing: new Gauge({
+      name: 'gateway_model_feature_missing_ratio',
+      help: 'Share of the live window where a feature had no value (missing or imputed)',
+      labelNames: ['model', 'version', 'feature'] as const,
+      registers: [registry],
+    }),
+    modelPredictionPsi: new Gauge({
+      name: 'gateway_model_prediction_psi',
+      help: 'Population stability index of the score in the live window against the card reference',
+      labelNames: ['model', 'version'] as const,
+      registers: [registry],
+    }),
+    modelAuroc: new Gauge({
+      name: 'gateway_model_auroc',
+      help: 'AUROC of a model version on its labelled predictions (outcomes from later messages)',
+      labelNames: ['model', 'version'] as const,
+      registers: [registry],
+    }),
+    modelAlertsFiring: new Gauge({
+      name: 'gateway_model_alerts_firing',
+      help: 'Monitoring alerts firing, by model and version',
+      labelNames: ['model', 'version'] as const,
+      registers: [registry],
+    }),
     modelRefused: new Counter({
       name: 'gateway_model_requests_refused_total',
       help: 'Requests refused at once by a full micro-batcher queue (back-pressure), by model and version',

@@ -12,6 +12,7 @@ import type { LineageOutput, LineageStore } from '../lineage/store.js';
 import { ModelInputError } from '../models/onnx-model.js';
 import type { ModelRegistry } from '../models/registry.js';
 import { interpret } from '../models/registry.js';
+import type { MonitoredInput, MonitoredScore } from '../monitoring/input.js';
 import type { ClinicalEvent } from '../normalize/event.js';
 import { normalizeHl7 } from '../normalize/hl7v2.js';
 import { patientKey, primaryIdentifier } from '../normalize/patient-key.js';
@@ -50,6 +51,8 @@ export interface PipelineDeps {
   onFinish?: FinishHook;
   /** FHIR inputs (channels `fhir`, `subscription`): JSON bytes -> event (src/ingest/fhir/rows.ts). */
   normalizeFhir?(row: InboxRow, bytes: Buffer): Promise<ClinicalEvent>;
+  /** Keyed digests of the patient's identifiers, kept with the message for search by patient. */
+  patientDigests?(patient: ClinicalEvent['patient']): string[];
 }
 
 export { PermanentFailure };
@@ -78,6 +81,8 @@ export interface FinishedMessage {
   event?: ClinicalEvent;
   /** The raw bytes, when this run opened them. */
   bytes?: Buffer;
+  /** Per mapping the message fed: its input vector and the scores made (model monitoring). */
+  monitored?: readonly MonitoredInput[];
 }
 
 /**
@@ -125,13 +130,20 @@ export function createPipeline(d: PipelineDeps) {
     reason: string | null,
     stages: LineageEntryInput[],
     failure?: FailurePoint,
-    more: Pick<FinishedMessage, 'event' | 'outputs' | 'bytes' | 'errorCode'> = { outputs: [] },
+    more: Pick<FinishedMessage, 'event' | 'outputs' | 'bytes' | 'errorCode' | 'monitored'> = { outputs: [] },
   ) {
     const done = await d.db.transaction(async (tx) => {
+      // The models its lineage names and its patient digests (search: GET /messages) go with the status.
+      const models = [
+        ...new Set(stages.flatMap((s) => (typeof s.detail.model === 'string' ? [s.detail.model] : []))),
+      ].sort();
+      const patients = more.event && d.patientDigests ? d.patientDigests(more.event.patient) : null;
       const r = await tx.query(
-        `update inbox set status = $2, status_reason = $3, updated_at = now()
+        `update inbox set status = $2, status_reason = $3, updated_at = now(),
+                models = case when cardinality($4::text[]) > 0 then $4::text[] else models end,
+                patient_digests = coalesce($5::text[], patient_digests)
           where message_id = $1 and status = 'received'`,
-        [messageId, status, reason],
+        [messageId, status, reason, models, patients],
       );
       // Another worker finished it first (a retried job): keep its record only.
       if (r.rowCount !== 1) return false;
@@ -228,6 +240,7 @@ export function createPipeline(d: PipelineDeps) {
       if (!key) throw new PermanentFailure('no patient identifier (PID-3) in the message');
       const pid = primaryIdentifier(event.patient)!;
       const outputs: LineageOutput[] = [];
+      const monitored: MonitoredInput[] = [];
 
       for (const mapping of used) {
         const model = d.models.get(mapping.model);
@@ -255,6 +268,25 @@ export function createPipeline(d: PipelineDeps) {
           ...(vector.complete ? {} : { waitingFor: vector.missing }),
           ...(vector.imputed.length > 0 ? { imputed: vector.imputed } : {}),
         });
+        // Monitored when the message brought this model an observation (age alone does not count).
+        const observed = (f: { feature: string }) =>
+          mapping.features.some((s) => s.name === f.feature && s.source === 'observation');
+        const offered = extracted.values.some(observed) || extracted.rejected.some(observed);
+        const input: MonitoredInput = {
+          model: mapping.model,
+          features: mapping.features.map((f) => f.name),
+          patientKey: key,
+          source: row.sender,
+          at: vector.newestObservedAt ?? at,
+          vector: vector.vector,
+          missing: vector.missing,
+          imputed: vector.imputed,
+          values: extracted.values,
+          rejected: extracted.rejected,
+          scores: [],
+          productionVersion: model.version,
+        };
+        if (offered) monitored.push(input);
         if (!vector.complete || !triggersScoring(event, mapping, values)) continue;
 
         point.stage = 'infer';
@@ -262,6 +294,7 @@ export function createPipeline(d: PipelineDeps) {
         if (score === undefined || !Number.isFinite(score))
           throw new PermanentFailure(`model ${model.name} returned no score`);
         const band = interpret(model.card, score);
+        const scores: MonitoredScore[] = [{ version: model.version, alias: 'production', score }];
         stage('inferred', {
           model: model.name,
           modelVersion: model.version,
@@ -274,6 +307,8 @@ export function createPipeline(d: PipelineDeps) {
         // Shadow and canary versions score the same vector and are recorded, never written.
         for (const c of d.models.companions?.(mapping.model, key) ?? []) {
           const [s] = await timed('infer', { model: c.model.name }, () => c.model.predict([vector.vector]));
+          if (s !== undefined && Number.isFinite(s))
+            scores.push({ version: c.model.version, alias: c.alias as MonitoredScore['alias'], score: s });
           stage('inferred', {
             model: c.model.name,
             modelVersion: c.model.version,
@@ -311,9 +346,15 @@ export function createPipeline(d: PipelineDeps) {
         );
         d.metrics.predictions.inc({ model: model.name, version: model.version });
         outputs.push(output);
+        input.scores = scores;
       }
       if (outputs.length > 0) stage('written', { outputs });
-      await finish(messageId, 'processed', null, stages, undefined, { event, outputs, bytes: bytes! });
+      await finish(messageId, 'processed', null, stages, undefined, {
+        event,
+        outputs,
+        bytes: bytes!,
+        monitored,
+      });
     } catch (err) {
       if (
         err instanceof PermanentFailure ||
