@@ -28,7 +28,7 @@ import { loadPatientDigester } from './messages/patient-digest.js';
 import { createPhiAccess } from './messages/phi-access.js';
 import { registerMessageRoutes } from './messages/routes.js';
 import { checkFeatureOrder, type ModelRegistry } from './models/registry.js';
-import { openGovernedModels, registerModelApi, startModelJobs } from './models/wire.js';
+import { cardDocuments, openGovernedModels, registerModelApi, startModelJobs } from './models/wire.js';
 import type { Monitoring } from './monitoring/monitor.js';
 import { liveSection } from './monitoring/render.js';
 import { startMonitoring } from './monitoring/wire.js';
@@ -45,6 +45,7 @@ import { startPruner } from './retention/prune.js';
 import { createRawCipher, parseKey, type RawCipher } from './security/raw-cipher.js';
 import { registerStatsRoutes } from './stats/overview.js';
 import { type CircuitState, createCircuitBreaker, guardWriter } from './writeback/breaker.js';
+import { identifierSystemFor } from './writeback/content-ids.js';
 import { isResourceType } from './writeback/validate.js';
 import { createFhirWriter } from './writeback/writer.js';
 
@@ -259,6 +260,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       onBatch: (size) => metrics.inboxBatchSize.observe(size),
       onStoreError: (err) =>
         logger.error({ err: err instanceof Error ? err.message : String(err) }, 'inbox commit failed'),
+      onRowRefused: (err) =>
+        logger.warn({ sqlstate: (err as { code?: string }).code }, 'message refused by the database (AR)'),
       ...(cipher.currentKeyId ? { seal: (raw: Buffer) => cipher.seal(raw) } : {}),
     });
     closers.set('inbox', () => inbox.close());
@@ -350,12 +353,14 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     ]);
     // One answer for both writers (messages and re-scoring), so a patient keeps one identity in the chart.
     const identifierSystem = (assigner: string | undefined) =>
-      (assigner && config.patients.identifierSystems[assigner]) ||
-      // A FHIR identifier system that stands for no HL7 authority is its own system.
-      (assigner && /^(https?|urn):/.test(assigner) ? assigner : '') ||
-      `${config.patients.defaultSystemPrefix}${assigner ?? 'unknown'}`;
+      identifierSystemFor(assigner, {
+        systems: config.patients.identifierSystems,
+        defaultSystemPrefix: config.patients.defaultSystemPrefix,
+      });
     const validateBeforeWrite = !embedded;
+    const modelCard = cardDocuments(db);
     const pipeline = createPipeline({
+      modelCard,
       ...(onFinish ? { onFinish } : {}),
       db,
       lineage,
@@ -394,6 +399,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       queuePrefix: opts.queuePrefix,
       identifierSystem,
       validateBeforeWrite,
+      modelCard,
       onScored: (model, version, n) => metrics.predictions.inc({ model, version }, n),
     });
     closers.set('scoring', () => scoring.close());

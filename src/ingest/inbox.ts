@@ -5,6 +5,7 @@ import { GatewayError } from '../errors/codes.js';
 import type { LineageStore } from '../lineage/store.js';
 import { inSpan, linkTo, traceparentOf } from '../observability/tracing.js';
 import { createFastCommit } from './inbox-fast.js';
+import { isDataError } from './storable.js';
 
 export interface InboxItem {
   channel: string;
@@ -50,6 +51,8 @@ export interface InboxOptions {
   onBatch?(size: number, ms: number): void;
   /** The database refused a batch: every message in it is answered AE. */
   onStoreError?(err: unknown): void;
+  /** The database refused one message for its data (it is answered AR; the others are stored). */
+  onRowRefused?(err: unknown): void;
   /** Encrypts a raw body for storage (AES-256-GCM, src/security/raw-cipher.ts); unset: stored as received. */
   seal?(raw: Buffer): Buffer;
 }
@@ -155,64 +158,19 @@ export class Inbox {
     const unique = [...firstByKey.values()];
     let stored: Map<string, string>;
     let existing: Map<string, string>;
+    const refused = new Map<Pending, GatewayError>();
     try {
-      [stored, existing] =
-        (await this.commitFast(unique)) ??
-        (await this.db.transaction(async (tx) => {
-          const ids = unique.map(() => randomUUID());
-          const params: unknown[] = [];
-          const values = unique.map((p, i) => {
-            params.push(
-              ids[i],
-              p.item.channel,
-              p.item.sender,
-              p.item.controlId,
-              p.item.messageType,
-              p.sha256,
-              p.item.raw,
-              p.receivedAt,
-              p.item.traceparent ?? null,
-            );
-            const b = i * 9;
-            return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9})`;
-          });
-          const ins = await tx.query<{ message_id: string; sender: string; control_id: string }>(
-            `insert into inbox (message_id, channel, sender, control_id, message_type, sha256, raw, received_at,
-                                traceparent)
-           values ${values.join(', ')}
-           on conflict (sender, control_id) do nothing
-           returning message_id, sender, control_id`,
-            params,
-          );
-          const storedIds = new Map(ins.rows.map((r) => [keyOf(r.sender, r.control_id), r.message_id]));
-          const dupes = unique.filter((p) => !storedIds.has(keyOf(p.item.sender, p.item.controlId)));
-          const existingIds = new Map<string, string>();
-          if (dupes.length > 0) {
-            const found = await tx.query<{ message_id: string; sender: string; control_id: string }>(
-              `select message_id, sender, control_id from inbox
-              where (sender, control_id) in (select * from unnest($1::text[], $2::text[]))`,
-              [dupes.map((p) => p.item.sender), dupes.map((p) => p.item.controlId)],
-            );
-            for (const r of found.rows) existingIds.set(keyOf(r.sender, r.control_id), r.message_id);
-          }
-          await this.lineage.append(
-            tx,
-            unique
-              .filter((p) => storedIds.has(keyOf(p.item.sender, p.item.controlId)))
-              .map((p) => ({
-                messageId: storedIds.get(keyOf(p.item.sender, p.item.controlId))!,
-                stage: 'received',
-                at: p.receivedAt,
-                detail: receivedDetail(p),
-              })),
-          );
-          return [storedIds, existingIds] as const;
-        }));
+      [stored, existing] = (await this.commitFast(unique)) ?? (await this.commitTx(unique));
     } catch (cause) {
-      this.opts.onStoreError?.(cause);
-      const err = new GatewayError('GW_STORE_UNAVAILABLE');
-      for (const p of batch) p.reject(err);
-      return;
+      if (!isDataError(cause)) {
+        this.opts.onStoreError?.(cause);
+        const err = new GatewayError('GW_STORE_UNAVAILABLE');
+        for (const p of batch) p.reject(err);
+        return;
+      }
+      // One row the database refuses (its data, not the database being away) must not fail the
+      // others: store them one by one, and refuse only the rows that are refused alone.
+      [stored, existing] = await this.commitEach(unique, refused);
     }
     const newIds: string[] = [];
     const traceparents = new Map<string, string>();
@@ -227,11 +185,90 @@ export class Inbox {
         p.resolve({ messageId: id, duplicate: false, sha256: p.sha256 });
       } else {
         const dup = id ?? existing.get(key);
+        const first = firstByKey.get(key);
         if (dup) p.resolve({ messageId: dup, duplicate: true, sha256: p.sha256 });
-        else p.reject(new GatewayError('GW_STORE_UNAVAILABLE'));
+        else p.reject((first && refused.get(first)) ?? new GatewayError('GW_STORE_UNAVAILABLE'));
       }
     }
     if (newIds.length > 0) this.opts.onCommitted(newIds, traceparents);
+  }
+
+  /** The statement-by-statement commit (duplicates sorted out): one transaction for the rows. */
+  private commitTx(unique: Pending[]): Promise<readonly [Map<string, string>, Map<string, string>]> {
+    return this.db.transaction(async (tx) => {
+      const ids = unique.map(() => randomUUID());
+      const params: unknown[] = [];
+      const values = unique.map((p, i) => {
+        params.push(
+          ids[i],
+          p.item.channel,
+          p.item.sender,
+          p.item.controlId,
+          p.item.messageType,
+          p.sha256,
+          p.item.raw,
+          p.receivedAt,
+          p.item.traceparent ?? null,
+        );
+        const b = i * 9;
+        return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9})`;
+      });
+      const ins = await tx.query<{ message_id: string; sender: string; control_id: string }>(
+        `insert into inbox (message_id, channel, sender, control_id, message_type, sha256, raw, received_at,
+                            traceparent)
+       values ${values.join(', ')}
+       on conflict (sender, control_id) do nothing
+       returning message_id, sender, control_id`,
+        params,
+      );
+      const storedIds = new Map(ins.rows.map((r) => [keyOf(r.sender, r.control_id), r.message_id]));
+      const dupes = unique.filter((p) => !storedIds.has(keyOf(p.item.sender, p.item.controlId)));
+      const existingIds = new Map<string, string>();
+      if (dupes.length > 0) {
+        const found = await tx.query<{ message_id: string; sender: string; control_id: string }>(
+          `select message_id, sender, control_id from inbox
+          where (sender, control_id) in (select * from unnest($1::text[], $2::text[]))`,
+          [dupes.map((p) => p.item.sender), dupes.map((p) => p.item.controlId)],
+        );
+        for (const r of found.rows) existingIds.set(keyOf(r.sender, r.control_id), r.message_id);
+      }
+      await this.lineage.append(
+        tx,
+        unique
+          .filter((p) => storedIds.has(keyOf(p.item.sender, p.item.controlId)))
+          .map((p) => ({
+            messageId: storedIds.get(keyOf(p.item.sender, p.item.controlId))!,
+            stage: 'received',
+            at: p.receivedAt,
+            detail: receivedDetail(p),
+          })),
+      );
+      return [storedIds, existingIds] as const;
+    });
+  }
+
+  /** Row by row, after the batch failed on a data error: refused rows are put in `refused`. */
+  private async commitEach(
+    unique: Pending[],
+    refused: Map<Pending, GatewayError>,
+  ): Promise<readonly [Map<string, string>, Map<string, string>]> {
+    const stored = new Map<string, string>();
+    const existing = new Map<string, string>();
+    for (const p of unique) {
+      try {
+        const [s, e] = await this.commitTx([p]);
+        for (const [k, v] of s) stored.set(k, v);
+        for (const [k, v] of e) existing.set(k, v);
+      } catch (err) {
+        if (isDataError(err)) {
+          refused.set(p, new GatewayError('GW_STORE_REFUSED', String((err as { code: string }).code)));
+          this.opts.onRowRefused?.(err);
+        } else {
+          this.opts.onStoreError?.(err);
+        }
+      }
+    }
+    return [stored, existing] as const;
   }
 
   /** The whole batch in one statement when none of it is a duplicate; undefined: use the transaction. */

@@ -12,6 +12,7 @@ import { inSpan, traceparentOf } from '../observability/tracing.js';
 import type { Inbox } from './inbox.js';
 import type { OutcomeWaiter } from './outcomes.js';
 import { senderAllowed } from './senders.js';
+import { assertStorable } from './storable.js';
 
 export interface IntakeResult {
   /** The whole answer: one ACK, or for a batch every ACK (or the batch ACK). */
@@ -98,7 +99,15 @@ export function createHl7Intake(o: IntakeOptions): Hl7Intake {
       header,
       application: o.application,
       facility: o.facility,
-      ...(error ? { error: { hl7Code: error.hl7Code, text: `${error.code}: ${error.message}` } } : {}),
+      ...(error
+        ? {
+            error: {
+              hl7Code: error.hl7Code,
+              text: `${error.code}: ${error.message}`,
+              ...(error.location ? { location: error.location } : {}),
+            },
+          }
+        : {}),
     });
     return { ack: text, code, acks: [text] } satisfies IntakeResult;
   };
@@ -150,6 +159,8 @@ export function createHl7Intake(o: IntakeOptions): Hl7Intake {
         }
         throw err;
       }
+      // Before it joins a group commit: a row the database can never store is refused alone.
+      assertStorable(text, header);
       const messageType = header.triggerEvent
         ? `${header.messageType}^${header.triggerEvent}`
         : header.messageType;

@@ -7,6 +7,7 @@ import { assembleVector, type FeatureStore } from '../features/state.js';
 import { decodeHl7Bytes } from '../hl7/charset.js';
 import { Hl7ParseError, parseHl7 } from '../hl7/parser.js';
 import { SPLIT_MESSAGE_TYPE } from '../ingest/fhir/split.js';
+import { isDataError } from '../ingest/storable.js';
 import type { LineageEntryInput } from '../lineage/chain.js';
 import type { LineageOutput, LineageStore } from '../lineage/store.js';
 import { ModelInputError } from '../models/onnx-model.js';
@@ -24,7 +25,7 @@ import { recordDeadLetter, resolveDeadLetter } from '../recovery/dead-letters.js
 import { type RawCipher, RawCipherError } from '../security/raw-cipher.js';
 import type { FhirWriter } from '../writeback/writer.js';
 import type { FinishedMessage, FinishHook } from './finish-hooks.js';
-import { createPredictionWriter, PermanentFailure } from './prediction.js';
+import { createPredictionWriter, PermanentFailure, type PredictionWriterDeps } from './prediction.js';
 import { hl7SourceRef, parseHl7SourceRef } from './source-ref.js';
 
 export interface PipelineDeps {
@@ -45,6 +46,8 @@ export interface PipelineDeps {
   validateBeforeWrite: boolean;
   /** Opens raw bodies sealed at rest. */
   cipher: RawCipher;
+  /** The model card DocumentReference, written with a version's first result (PredictionWriterDeps). */
+  modelCard?: PredictionWriterDeps['modelCard'];
   now?: () => Date;
   /** Rows written with a message's outcome, in its transaction (the egress outbox: ORU, application ACKs). */
   onFinish?: FinishHook;
@@ -327,15 +330,20 @@ export function createPipeline(d: PipelineDeps) {
           () =>
             writePrediction({
               eventKey: messageId,
-              patient: pid,
+              patient: { ...pid, reference: event.patient.reference },
+              encounter: event.encounter,
               model,
               mappingVersion: mapping.version,
               score,
               effectiveAt: vector.newestObservedAt ?? at,
               issuedAt: now().toISOString(),
-              derivedFrom: vector.used.flatMap((u) =>
-                u.sourceRef && !parseHl7SourceRef(u.sourceRef) ? [u.sourceRef] : [],
-              ),
+              // Every FHIR input: this event's values and those of earlier inputs the vector used.
+              derivedFrom: [
+                ...values.flatMap((v) => (v.sourceReference ? [v.sourceReference] : [])),
+                ...vector.used.flatMap((u) =>
+                  u.sourceRef && !parseHl7SourceRef(u.sourceRef) ? [u.sourceRef] : [],
+                ),
+              ],
               hl7Sources: [
                 ...new Map(hl7Sources.map((s) => [`${s.sender}\u0000${s.controlId}`, s])).values(),
               ],
@@ -358,15 +366,25 @@ export function createPipeline(d: PipelineDeps) {
         err instanceof PermanentFailure ||
         err instanceof Hl7ParseError ||
         isRefusal(err) ||
-        isDeterministic(err)
+        isDeterministic(err) ||
+        isDataError(err)
       ) {
         d.logger.warn({ messageId, err: errorInfo(err) }, 'message failed');
+        // The database refused this message's data: the stages recorded so far may hold what it
+        // refused, so only the failure is recorded (retrying could never succeed).
+        if (isDataError(err)) stages.length = 0;
+        // A database's text about refused data may quote the data: only its SQLSTATE is kept.
+        const reason = isDataError(err)
+          ? `the database refused this message's data (SQLSTATE ${(err as { code: string }).code})`
+          : err instanceof Error
+            ? err.message
+            : String(err);
         stage('failed', {
-          reason: err instanceof Error ? err.message : String(err),
+          reason,
           during: point.stage,
           ...(point.model ? { model: point.model } : {}),
         });
-        await finish(messageId, 'failed', err instanceof Error ? err.message : String(err), stages, point, {
+        await finish(messageId, 'failed', reason, stages, point, {
           outputs: [],
           ...(parsedEvent ? { event: parsedEvent } : {}),
           ...(bytes ? { bytes } : {}),
