@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { GatewayConfig } from './config/schema.js';
+import { claimRun, processHolder } from './db/cluster-run.js';
 import type { Database } from './db/database.js';
 import { openDatabase } from './db/open.js';
 import { createAppAcks } from './egress/app-ack.js';
@@ -359,6 +360,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       metrics,
     });
     closers.set('mllp', () => mllp.close());
+    const holder = processHolder();
     const sweeper = startSweeper({ db, queue, logger, intervalMs: config.processing.sweepIntervalMs });
     const pruner = startPruner({
       db,
@@ -366,6 +368,9 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       logger,
       days: config.retention.rawMessageDays,
       intervalMs: config.retention.pruneIntervalMs,
+      // One run per period for the whole cluster, whichever process claims it.
+      claim: () => claimRun(db, 'retention', holder, config.retention.pruneIntervalMs),
+      onRun: () => metrics.retentionRuns.inc(),
       onPruned: (n) => metrics.rawPruned.inc(n),
     });
     closers.set('jobs', async () => {
