@@ -11,7 +11,12 @@ export const processHolder = (): string => `${hostname()}:${process.pid}:${rando
  * previous one is older than 0.8 periods (timers drift; a process must not miss its own next
  * run by a millisecond), measured on the database clock.
  */
-export async function claimRun(db: Queryable, name: string, holder: string, periodMs: number): Promise<boolean> {
+export async function claimRun(
+  db: Queryable,
+  name: string,
+  holder: string,
+  periodMs: number,
+): Promise<boolean> {
   const r = await db.query<{ holder: string }>(
     `insert into cluster_runs (name, holder, claimed_at) values ($1, $2, now())
      on conflict (name) do update set holder = excluded.holder, claimed_at = excluded.claimed_at
