@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { Server as TlsServer } from 'node:tls';
 import type { GatewayConfig } from './config/schema.js';
 import { claimRun, processHolder } from './db/cluster-run.js';
 import type { Database } from './db/database.js';
@@ -10,15 +13,17 @@ import { loadMappingsOrThrow } from './features/load-or-throw.js';
 import { createFeatureStore } from './features/state.js';
 import { registerFhirRoutes } from './fhirstore/routes.js';
 import { createFhirStore } from './fhirstore/store.js';
-import { createAuthenticator, resolveAdminToken } from './http/auth.js';
+import { createAuthenticator, resolveAdminToken, type ScopedTokenConfig } from './http/auth.js';
 import { type Check, registerHealthRoutes } from './http/health.js';
 import { createHttpServer } from './http/server.js';
+import { watchTokensFile } from './http/tokens-file.js';
 import { createFhirIngest } from './ingest/fhir/service.js';
 import { registerFhirIngestRoutes } from './ingest/http/fhir-routes.js';
 import { registerHl7Route } from './ingest/http/hl7-route.js';
 import { Inbox } from './ingest/inbox.js';
 import { createHl7Intake } from './ingest/intake.js';
 import { type MllpListener, startMllpListener } from './ingest/mllp/listener.js';
+import { watchTlsFiles } from './ingest/mllp/tls.js';
 import { createOutcomeWaiter } from './ingest/outcomes.js';
 import { registerLineageRoutes } from './lineage/routes.js';
 import { createLineageStore, type LineageStore } from './lineage/store.js';
@@ -53,8 +58,11 @@ export interface Gateway {
   circuit(): CircuitState;
   /** Queues again the messages left `received` (what the periodic sweep does). */
   sweep(): Promise<void>;
+  /** A token with every scope: the admin token, or with adminTokenSha256 this process's internal one. */
   adminToken: string;
   adminTokenFile?: string;
+  /** Reads `tokensFile` again now (SIGHUP); false when it is invalid (the tokens in force stay). */
+  reloadTokens(): boolean;
   httpUrl: string;
   fhirBaseUrl: string;
   mllpPort: number;
@@ -112,7 +120,11 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   };
   try {
     const dataDir = resolve(base, config.dataDir);
-    const token = resolveAdminToken(config.adminToken, dataDir);
+    // With only the admin token's hash the gateway cannot use it itself: its own calls (to the
+    // embedded FHIR store) carry a per-process internal token instead.
+    const token = config.adminTokenSha256
+      ? { token: randomBytes(32).toString('base64url'), internal: true as const }
+      : resolveAdminToken(config.adminToken, dataDir);
     const db = await openDatabase({
       dataDir,
       ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
@@ -149,11 +161,56 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       'models ready',
     );
 
+    const tls = config.http.tls;
+    let fileTokens: ScopedTokenConfig[] = [];
+    const authenticator = () =>
+      createAuthenticator(config.adminTokenSha256 ? { sha256: config.adminTokenSha256 } : token.token, [
+        ...('internal' in token ? [{ name: 'gateway', token: token.token, scopes: ['admin' as const] }] : []),
+        ...config.tokens,
+        ...fileTokens,
+      ]);
+    let authenticate = authenticator();
+    // Rotation without restart: a new set of hashes takes effect for the next request.
+    const tokensWatch = config.tokensFile
+      ? watchTokensFile(
+          resolve(base, config.tokensFile),
+          (t) => {
+            fileTokens = t;
+            authenticate = authenticator();
+          },
+          logger,
+        )
+      : undefined;
+    if (tokensWatch) closers.set('timers', async () => tokensWatch.close());
     const http = createHttpServer({
       bodyLimitBytes: config.http.bodyLimitBytes,
+      bodyLimits: config.http.bodyLimits,
+      corsOrigins: config.http.cors.origins,
+      ...(tls
+        ? {
+            tls: {
+              cert: readFileSync(resolve(base, tls.cert)),
+              key: readFileSync(resolve(base, tls.key)),
+              ...(tls.ca ? { ca: readFileSync(resolve(base, tls.ca)) } : {}),
+              requestCert: tls.requestClientCert || tls.requireClientCert,
+              rejectUnauthorized: tls.requireClientCert,
+            },
+          }
+        : {}),
       logger,
-      authenticate: createAuthenticator(token.token, config.tokens),
+      authenticate: (h) => authenticate(h),
     });
+    if (tls) {
+      const files = { ...tls, cert: resolve(base, tls.cert), key: resolve(base, tls.key) };
+      if (tls.ca) files.ca = resolve(base, tls.ca);
+      const stop = watchTlsFiles(
+        files,
+        (ctx) => (http.server as unknown as TlsServer).setSecureContext(ctx),
+        logger,
+        'http',
+      );
+      closers.set('http', async () => stop());
+    }
     const clientHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     // The HTTP port must be known before the embedded store's base URL: listen first, routes are
     // registered before fastify is ready, so bind now and register on ready-free plugins below.
@@ -246,10 +303,14 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     registerHealthRoutes(http, metrics, checks);
 
     await http.listen({ host: config.host, port: config.http.port });
-    closers.set('http', () => http.close());
+    const stopTlsWatch = closers.get('http');
+    closers.set('http', async () => {
+      await stopTlsWatch?.();
+      await http.close();
+    });
     const addr = http.server.address();
     const httpPort = typeof addr === 'object' && addr ? addr.port : config.http.port;
-    httpUrl = `http://${clientHost.includes(':') ? `[${clientHost}]` : clientHost}:${httpPort}`;
+    httpUrl = `${tls ? 'https' : 'http'}://${clientHost.includes(':') ? `[${clientHost}]` : clientHost}:${httpPort}`;
     if (embedded) fhirBaseUrl = `${httpUrl}/fhir`;
     logger.info({ url: httpUrl, fhir: embedded ? 'embedded' : 'external' }, 'http listener ready');
 
@@ -379,7 +440,10 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     });
     const backlogTimer = setInterval(() => metrics.backlog.set(queue.backlog()), 1000);
     backlogTimer.unref();
-    closers.set('timers', async () => clearInterval(backlogTimer));
+    closers.set('timers', async () => {
+      clearInterval(backlogTimer);
+      tokensWatch?.close();
+    });
 
     return {
       config,
@@ -394,7 +458,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       circuit: () => breaker.state,
       sweep: sweeper.sweep,
       adminToken: token.token,
-      ...(token.file ? { adminTokenFile: token.file } : {}),
+      ...('file' in token && token.file ? { adminTokenFile: token.file } : {}),
+      reloadTokens: () => tokensWatch?.reload() ?? true,
       httpUrl,
       fhirBaseUrl,
       mllpPort: mllp.port,

@@ -45,6 +45,10 @@ export async function serve(): Promise<void> {
     logger.info('stopped');
     process.exit(0);
   };
+  // SIGHUP: read tokensFile again now (it is also re-read when it changes).
+  process.on('SIGHUP', () => {
+    logger.info({ reloaded: gateway.reloadTokens() }, 'SIGHUP: tokens file read again');
+  });
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }

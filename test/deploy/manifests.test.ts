@@ -149,7 +149,10 @@ async function checkInvariants(objects: K8sObject[]) {
 
   const svc = one<
     K8sObject & {
-      spec: { selector: Record<string, string>; ports: Container['ports'] & Array<{ port: number }> };
+      spec: {
+        selector: Record<string, string>;
+        ports: Array<{ name: string; port: number; protocol: string }>;
+      };
     }
   >(objects, 'Service');
   assert.ok(selects(svc.spec.selector, podLabels));
