@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Server as TlsServer } from 'node:tls';
 import type { GatewayConfig } from './config/schema.js';
 import { claimRun, processHolder } from './db/cluster-run.js';
 import type { Database } from './db/database.js';
@@ -13,17 +11,16 @@ import { loadMappingsOrThrow } from './features/load-or-throw.js';
 import { createFeatureStore } from './features/state.js';
 import { registerFhirRoutes } from './fhirstore/routes.js';
 import { createFhirStore } from './fhirstore/store.js';
-import { createAuthenticator, resolveAdminToken, type ScopedTokenConfig } from './http/auth.js';
+import { createTokenAccess, httpsOptions, watchHttpsFiles } from './http/access.js';
+import { resolveAdminToken } from './http/auth.js';
 import { type Check, registerHealthRoutes } from './http/health.js';
 import { createHttpServer } from './http/server.js';
-import { watchTokensFile } from './http/tokens-file.js';
 import { createFhirIngest } from './ingest/fhir/service.js';
 import { registerFhirIngestRoutes } from './ingest/http/fhir-routes.js';
 import { registerHl7Route } from './ingest/http/hl7-route.js';
 import { Inbox } from './ingest/inbox.js';
 import { createHl7Intake } from './ingest/intake.js';
 import { type MllpListener, startMllpListener } from './ingest/mllp/listener.js';
-import { watchTlsFiles } from './ingest/mllp/tls.js';
 import { createOutcomeWaiter } from './ingest/outcomes.js';
 import { registerLineageRoutes } from './lineage/routes.js';
 import { createLineageStore, type LineageStore } from './lineage/store.js';
@@ -161,56 +158,18 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       'models ready',
     );
 
-    const tls = config.http.tls;
-    let fileTokens: ScopedTokenConfig[] = [];
-    const authenticator = () =>
-      createAuthenticator(config.adminTokenSha256 ? { sha256: config.adminTokenSha256 } : token.token, [
-        ...('internal' in token ? [{ name: 'gateway', token: token.token, scopes: ['admin' as const] }] : []),
-        ...config.tokens,
-        ...fileTokens,
-      ]);
-    let authenticate = authenticator();
-    // Rotation without restart: a new set of hashes takes effect for the next request.
-    const tokensWatch = config.tokensFile
-      ? watchTokensFile(
-          resolve(base, config.tokensFile),
-          (t) => {
-            fileTokens = t;
-            authenticate = authenticator();
-          },
-          logger,
-        )
-      : undefined;
-    if (tokensWatch) closers.set('timers', async () => tokensWatch.close());
+    const access = createTokenAccess(config, base, token, logger);
+    closers.set('timers', async () => access.close());
     const http = createHttpServer({
       bodyLimitBytes: config.http.bodyLimitBytes,
       bodyLimits: config.http.bodyLimits,
       corsOrigins: config.http.cors.origins,
-      ...(tls
-        ? {
-            tls: {
-              cert: readFileSync(resolve(base, tls.cert)),
-              key: readFileSync(resolve(base, tls.key)),
-              ...(tls.ca ? { ca: readFileSync(resolve(base, tls.ca)) } : {}),
-              requestCert: tls.requestClientCert || tls.requireClientCert,
-              rejectUnauthorized: tls.requireClientCert,
-            },
-          }
-        : {}),
+      ...httpsOptions(config, base),
       logger,
-      authenticate: (h) => authenticate(h),
+      authenticate: access.authenticate,
     });
-    if (tls) {
-      const files = { ...tls, cert: resolve(base, tls.cert), key: resolve(base, tls.key) };
-      if (tls.ca) files.ca = resolve(base, tls.ca);
-      const stop = watchTlsFiles(
-        files,
-        (ctx) => (http.server as unknown as TlsServer).setSecureContext(ctx),
-        logger,
-        'http',
-      );
-      closers.set('http', async () => stop());
-    }
+    const stopTlsWatch = watchHttpsFiles(config, base, http.server, logger);
+    closers.set('http', async () => stopTlsWatch());
     const clientHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     // The HTTP port must be known before the embedded store's base URL: listen first, routes are
     // registered before fastify is ready, so bind now and register on ready-free plugins below.
@@ -303,14 +262,13 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     registerHealthRoutes(http, metrics, checks);
 
     await http.listen({ host: config.host, port: config.http.port });
-    const stopTlsWatch = closers.get('http');
     closers.set('http', async () => {
-      await stopTlsWatch?.();
+      stopTlsWatch();
       await http.close();
     });
     const addr = http.server.address();
     const httpPort = typeof addr === 'object' && addr ? addr.port : config.http.port;
-    httpUrl = `${tls ? 'https' : 'http'}://${clientHost.includes(':') ? `[${clientHost}]` : clientHost}:${httpPort}`;
+    httpUrl = `${config.http.tls ? 'https' : 'http'}://${clientHost.includes(':') ? `[${clientHost}]` : clientHost}:${httpPort}`;
     if (embedded) fhirBaseUrl = `${httpUrl}/fhir`;
     logger.info({ url: httpUrl, fhir: embedded ? 'embedded' : 'external' }, 'http listener ready');
 
@@ -442,7 +400,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     backlogTimer.unref();
     closers.set('timers', async () => {
       clearInterval(backlogTimer);
-      tokensWatch?.close();
+      access.close();
     });
 
     return {
@@ -459,7 +417,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       sweep: sweeper.sweep,
       adminToken: token.token,
       ...('file' in token && token.file ? { adminTokenFile: token.file } : {}),
-      reloadTokens: () => tokensWatch?.reload() ?? true,
+      reloadTokens: access.reload,
       httpUrl,
       fhirBaseUrl,
       mllpPort: mllp.port,
