@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { GatewayConfig } from './config/schema.js';
 import { claimRun, processHolder } from './db/cluster-run.js';
+import { lockDataDir } from './db/data-dir-lock.js';
 import type { Database } from './db/database.js';
 import { openDatabase } from './db/open.js';
 import { createAppAcks } from './egress/app-ack.js';
@@ -13,6 +14,7 @@ import { registerFhirRoutes } from './fhirstore/routes.js';
 import { createFhirStore } from './fhirstore/store.js';
 import { createTokenAccess, httpsOptions, watchHttpsFiles } from './http/access.js';
 import { resolveAdminToken } from './http/auth.js';
+import { createAuthThrottle } from './http/auth-throttle.js';
 import { type Check, registerHealthRoutes } from './http/health.js';
 import { createHttpServer } from './http/server.js';
 import { createFhirIngest } from './ingest/fhir/service.js';
@@ -106,6 +108,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     'http',
     'models',
     'db',
+    'lock',
   ] as const;
   const closers = new Map<(typeof ORDER)[number], () => Promise<void>>();
   const closeAll = async () => {
@@ -117,6 +120,11 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   };
   try {
     const dataDir = resolve(base, config.dataDir);
+    // The embedded database lives in DATA_DIR: one process at a time (a second one stops here).
+    if (!config.databaseUrl) {
+      const lock = lockDataDir(dataDir);
+      closers.set('lock', async () => lock.release());
+    }
     // With only the admin token's hash the gateway cannot use it itself: its own calls (to the
     // embedded FHIR store) carry a per-process internal token instead.
     const token = config.adminTokenSha256
@@ -167,6 +175,15 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       ...httpsOptions(config, base),
       logger,
       authenticate: access.authenticate,
+      throttle: createAuthThrottle({
+        ...config.http.authThrottle,
+        onThrottled: (address, failures) =>
+          logger.warn(
+            { alert: 'auth-failures', address, failures, windowMs: config.http.authThrottle.windowMs },
+            'too many failed authentications from one address: answered 429 until the window ends',
+          ),
+      }),
+      onAuthFailure: (outcome) => metrics.authFailures.inc({ outcome }),
     });
     const stopTlsWatch = watchHttpsFiles(config, base, http.server, logger);
     closers.set('http', async () => stopTlsWatch());
@@ -234,7 +251,10 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       allowedSenders: config.mllp.allowSenders,
       outcomes,
     });
-    registerHl7Route(http, intake);
+    registerHl7Route(http, intake, {
+      maxMessageBytes: config.mllp.maxMessageBytes,
+      bodyLimitBytes: config.http.bodyLimitBytes,
+    });
     const fhirIngest = createFhirIngest({ config, dataDir, db, inbox, logger, metrics });
     closers.set('fhirIngest', () => fhirIngest.close());
     registerFhirIngestRoutes(http, fhirIngest);

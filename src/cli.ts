@@ -13,9 +13,11 @@ const USAGE = `usage: gateway <command>
   mappings check [--dir D] [--fixtures D] [--fhir P]...
                                       validate mappings and dry-run them on HL7 fixtures
                                       and FHIR resources/Bundles (P: a file or directory)
-  models list | show NAME [--version V]
-                                      registry: versions, status, aliases (files if the gateway is down)
-  models card NAME [--version V] [--fhir]
+  models list [--files] | show NAME [--version V]
+                                      registry: versions, status, aliases; list and card read the
+                                      bundled files with --files, or when the gateway at --url
+                                      (given or default) cannot be reached (said on stderr)
+  models card NAME [--version V] [--fhir] [--files]
                                       the model card as Markdown (or FHIR Device + DocumentReference)
   models register CARD [--onnx F | --remote URL#NAME]
                                       register a draft version from a card and its ONNX file
@@ -27,10 +29,10 @@ const USAGE = `usage: gateway <command>
                                       move an alias (rollback is a move); --share for canary
   models retire NAME VERSION          retire a version no alias points at
   models history NAME [--at TIME]     every alias move; or which version each alias had at TIME
-  lineage show ID [--url U]           timeline of a message (gateway message id or MSH-10)
-  lineage verify [--url U]            check the whole audit chain
+  lineage show ID                     timeline of a message (gateway message id or MSH-10)
+  lineage verify                      check the whole audit chain
   replay [ID...] [--from T] [--to T] [--model M] [--status S] [--dry-run] [--no-wait]
-         [--url U] [--token T]        process stored messages again (needs the replay scope)
+                                      process stored messages again (needs the replay scope)
 
   subscriptions create --source S --topic URL [--filter Q] [--endpoint URL]
       [--payload id-only|full-resource|empty] [--heartbeat SECONDS] [--header H]
@@ -38,9 +40,10 @@ const USAGE = `usage: gateway <command>
   subscriptions status [--json]       each subscription's last event number and heartbeat
   keys                                the JWKS of the SMART Backend Services signing key
 
-Commands that read the gateway's records talk to the running gateway over HTTP
-(--url, default http://HOST:HTTP_PORT) with --token, GATEWAY_TOKEN, GATEWAY_ADMIN_TOKEN or
-DATA_DIR/admin-token.`;
+Every command that calls the gateway (models, lineage, replay, subscriptions) talks to the
+running gateway over HTTP and takes --url U (default http://HOST:HTTP_PORT) and --token T
+(else GATEWAY_TOKEN, GATEWAY_ADMIN_TOKEN or DATA_DIR/admin-token). send speaks MLLP
+(--host, --port).`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
@@ -57,12 +60,17 @@ export async function main(argv: string[]): Promise<number> {
         if (sub !== 'check') throw new UsageError(`unknown mappings command '${sub ?? ''}'`);
         return await runMappingsCheck(rest);
       case 'models':
-        if ((sub === 'list' || sub === 'card') && !rest.includes('--url')) {
+        if (sub === 'list' || sub === 'card') {
+          // The registry of the gateway at --url (default http://HOST:HTTP_PORT), whichever URL it
+          // is; the bundled files with --files, or when that gateway cannot be reached (said so).
+          if (rest.includes('--files')) return await runModels(sub, rest);
           try {
             return await runModelsApi(sub, rest);
           } catch (e) {
             if (!(e instanceof GatewayUnreachable)) throw e;
-            process.stderr.write(`${e.message}\nreading the bundled model files instead\n`);
+            process.stderr.write(
+              `${e.message}\nreading the bundled model files instead (paths.models; --files reads them without asking a gateway)\n`,
+            );
           }
           return await runModels(sub, rest);
         }
@@ -90,6 +98,12 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command '${command}'`);
     }
   } catch (err) {
+    // node:util parseArgs: an option the command does not take, or one without its value.
+    const code = (err as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) {
+      process.stderr.write(`gateway: ${(err as Error).message}\n\n${USAGE}\n`);
+      return 2;
+    }
     if (err instanceof UsageError) {
       process.stderr.write(`gateway: ${err.message}\n\n${USAGE}\n`);
       return 2;

@@ -19,8 +19,13 @@ export async function serve(): Promise<void> {
   try {
     gateway = await startGateway(config, { logger });
   } catch (err) {
-    logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'start-up failed');
-    process.stderr.write(`gateway could not start: ${err instanceof Error ? err.message : String(err)}\n`);
+    // The stable code first (MODEL_INTEGRITY, GW_MAPPING_INVALID, GW_DATA_DIR_LOCKED…), so an operator can search for it.
+    const code = (err as { code?: unknown } | null)?.code;
+    const text = `${typeof code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(code) ? `${code}: ` : ''}${
+      err instanceof Error ? err.message : String(err)
+    }`;
+    logger.fatal({ err: text, ...(typeof code === 'string' ? { code } : {}) }, 'start-up failed');
+    process.stderr.write(`gateway could not start: ${text}\n`);
     process.exit(1);
   }
   logger.info(
@@ -45,12 +50,33 @@ export async function serve(): Promise<void> {
     logger.info('stopped');
     process.exit(0);
   };
-  // SIGHUP: read tokensFile again now (it is also re-read when it changes).
-  process.on('SIGHUP', () => {
-    logger.info({ reloaded: gateway.reloadTokens() }, 'SIGHUP: tokens file read again');
-  });
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  // SIGHUP: from a terminal it is the hang-up, and the gateway stops; to a service (a container,
+  // systemd: no terminal) it is the reload signal, and tokensFile is read again now (it is also
+  // re-read whenever it changes).
+  process.on('SIGHUP', () => {
+    if (process.stdout.isTTY) return void stop('SIGHUP');
+    logger.info({ reloaded: gateway.reloadTokens() }, 'SIGHUP: tokens file read again');
+  });
+  watchParent(() => void stop('parent exited'));
+}
+
+/**
+ * Under `npm start` / `npx gateway serve` the gateway runs as npm -> sh -c -> node; npm passes a
+ * SIGTERM on to the shell, which dies of it without passing it on, leaving node running on both
+ * ports. So a gateway started by npm stops when the process that started it is gone.
+ */
+function watchParent(stop: () => void): void {
+  if (!process.env.npm_lifecycle_event && !process.env.npm_command) return;
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) {
+      clearInterval(timer);
+      stop();
+    }
+  }, 250);
+  timer.unref();
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

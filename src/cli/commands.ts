@@ -106,8 +106,24 @@ export async function runSend(args: string[]): Promise<number> {
 
 export { runMappingsCheck } from './mappings-check.js';
 
-/** `gateway models list|card NAME`. Loading verifies every ONNX file against its card. */
-export async function runModels(sub: string | undefined, args: string[]): Promise<number> {
+/**
+ * `gateway models list|card NAME` from the bundled model files (`paths.models`), not from a
+ * gateway: with `--files`, or when the gateway cannot be reached. Loading verifies every ONNX file
+ * against its card. The options the API form takes are accepted and have no effect here.
+ */
+export async function runModels(sub: string | undefined, argv: string[]): Promise<number> {
+  const args = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      url: { type: 'string' },
+      token: { type: 'string' },
+      json: { type: 'boolean' },
+      version: { type: 'string' },
+      fhir: { type: 'boolean' },
+      files: { type: 'boolean' },
+    },
+  }).positionals;
   const config = loadConfig();
   const registry = await loadModels(resolve(config.paths.models));
   try {
@@ -154,9 +170,9 @@ export async function runLineage(sub: string | undefined, args: string[]): Promi
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { url: { type: 'string' }, json: { type: 'boolean' } },
+    options: { url: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean' } },
   });
-  const api = resolveApi(values.url);
+  const api = resolveApi(values.url, values.token);
   if (sub === 'verify') {
     const { status, body } = await callApi(api, 'GET', '/lineage/verify');
     if (status !== 200) throw new Error(`gateway answered ${status}: ${JSON.stringify(body)}`);

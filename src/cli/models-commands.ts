@@ -2,7 +2,7 @@
  * `gateway models list|show|register|validate|approve|alias|retire|card|history|import`: the
  * registry lives in the gateway's database, so every command goes through the running gateway's
  * API (PGlite is single-process). Model files (cards, ONNX, MLflow directories) are read here.
- * The token is GATEWAY_TOKEN (e.g. one with models:approve), else the admin token.
+ * The token is --token, else GATEWAY_TOKEN (e.g. one with models:approve), else the admin token.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -85,6 +85,7 @@ export async function runModelsApi(sub: string, args: string[]): Promise<number>
     allowPositionals: true,
     options: {
       url: { type: 'string' },
+      token: { type: 'string' },
       json: { type: 'boolean' },
       version: { type: 'string' },
       reason: { type: 'string' },
@@ -96,7 +97,7 @@ export async function runModelsApi(sub: string, args: string[]): Promise<number>
       fhir: { type: 'boolean' },
     },
   });
-  const t = resolveApi(values.url);
+  const t = resolveApi(values.url, values.token);
   const [a, b, c] = positionals;
   const show = (x: unknown) => out(typeof x === 'string' ? x : JSON.stringify(x, null, 2));
   switch (sub) {

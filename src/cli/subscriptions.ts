@@ -22,6 +22,7 @@ export async function runSubscriptions(sub: string | undefined, args: string[]):
     args,
     options: {
       url: { type: 'string' },
+      token: { type: 'string' },
       source: { type: 'string' },
       topic: { type: 'string' },
       filter: { type: 'string' },
@@ -33,7 +34,7 @@ export async function runSubscriptions(sub: string | undefined, args: string[]):
       json: { type: 'boolean' },
     },
   });
-  const api = resolveApi(values.url);
+  const api = resolveApi(values.url, values.token);
   const base = api.base;
   if (sub === 'create') {
     if (!values.source) throw new UsageError('subscriptions create needs --source NAME (config sources)');

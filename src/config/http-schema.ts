@@ -28,6 +28,15 @@ export const httpSchema = z
     bodyLimits: z
       .record(z.string().regex(/^\//, 'a route path, e.g. /ingest/fhir'), z.number().int().min(64))
       .default({}),
+    /** Token guessing slowed: failed authentications per client address and window, then 429. */
+    authThrottle: z
+      .object({
+        /** Failures allowed per address and window (0: off). */
+        maxFailures: z.number().int().min(0).default(20),
+        windowMs: z.number().int().min(1000).default(60_000),
+      })
+      .strict()
+      .prefault({}),
     /** HTTPS built in (otherwise terminate TLS in front). */
     tls: tlsFilesSchema.optional(),
     /** Cross-origin requests: none are allowed unless their origin is listed (exact `https://host[:port]`). */

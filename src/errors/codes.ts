@@ -43,6 +43,12 @@ export const ERROR_CODES = {
   GW_NOT_PROCESSED: { status: 500, ack: 'AE', hl7: '207', text: 'message stored but its processing %s' },
   GW_AUTH_MISSING: { status: 401, ack: 'AR', hl7: '207', text: 'missing bearer token' },
   GW_AUTH_INVALID: { status: 401, ack: 'AR', hl7: '207', text: 'invalid bearer token' },
+  GW_AUTH_THROTTLED: {
+    status: 429,
+    ack: 'AE',
+    hl7: '207',
+    text: 'too many failed authentications from this address; retry after %s s',
+  },
   GW_FORBIDDEN: { status: 403, ack: 'AR', hl7: '207', text: 'this token lacks the %s scope' },
   GW_RAW_PRUNED: {
     status: 409,

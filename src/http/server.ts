@@ -5,6 +5,7 @@ import { GatewayError, operationOutcome } from '../errors/codes.js';
 import type { Logger } from '../observability/logger.js';
 import { errorInfo } from '../observability/logger.js';
 import { checkedByRoute, hasScope, type Principal, requiredScope } from './auth.js';
+import type { AuthThrottle } from './auth-throttle.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -22,6 +23,10 @@ export interface HttpServerOptions {
   corsOrigins?: readonly string[];
   logger: Logger;
   authenticate(authorization: string | undefined): Principal | 'missing' | 'invalid';
+  /** Slows token guessing per client address (config `http.authThrottle`). */
+  throttle?: AuthThrottle;
+  /** Counts each failed authentication (401) and each request refused for too many (429). */
+  onAuthFailure?(outcome: 'rejected' | 'throttled'): void;
 }
 
 const PUBLIC = /^\/(health\/(live|ready)|metrics|\.well-known\/jwks\.json)(\?|$)/;
@@ -102,10 +107,27 @@ export function createHttpServer(o: HttpServerOptions): FastifyInstance {
     });
 
   app.addHook('onRequest', async (req, reply) => {
-    if (PUBLIC.test(req.url)) return;
+    const open = PUBLIC.test(req.url);
+    // A public route needs no token; one sent anyway is checked (it shows more, e.g. /health/ready
+    // error details), so a guess there counts as one anywhere else.
+    if (open && !req.headers.authorization) return;
     // A CORS preflight carries no credentials; the CORS plugin answers it.
     if (corsOn && req.method === 'OPTIONS') return;
+    const wait = o.throttle?.retryAfter(req.ip) ?? 0;
+    if (wait > 0) {
+      o.onAuthFailure?.('throttled');
+      reply.header('retry-after', String(wait));
+      return sendError(req, reply, new GatewayError('GW_AUTH_THROTTLED', String(wait)));
+    }
     const who = o.authenticate(req.headers.authorization);
+    if (who === 'invalid') {
+      o.throttle?.failed(req.ip);
+      o.onAuthFailure?.('rejected');
+    }
+    if (open) {
+      if (typeof who === 'object') req.principal = who;
+      return;
+    }
     if (who === 'missing') return sendError(req, reply, new GatewayError('GW_AUTH_MISSING'));
     if (who === 'invalid') return sendError(req, reply, new GatewayError('GW_AUTH_INVALID'));
     req.principal = who;

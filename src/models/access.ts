@@ -33,3 +33,24 @@ export async function requireModel(
   });
   throw new GatewayError('GW_FORBIDDEN', `model:${model}:${action}`);
 }
+
+type Params = { name: string; version?: string; alias?: string };
+
+/**
+ * A route's permission as an `onRequest` hook: checked (and a denial audited) before the body is
+ * read or validated, so a token without the scope gets 403 whatever it sent. `what` names the
+ * action in the audit (a function of the route's parameters when it depends on them).
+ */
+export function modelAccess(db: Database, action: ModelAction, what?: string | ((p: Params) => string)) {
+  return async (req: FastifyRequest): Promise<void> => {
+    const p = req.params as Params;
+    await requireModel(
+      db,
+      req,
+      p.name,
+      action,
+      typeof what === 'function' ? what(p) : (what ?? action),
+      p.version,
+    );
+  };
+}

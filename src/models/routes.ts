@@ -8,7 +8,7 @@ import type { Database } from '../db/database.js';
 import { GatewayError } from '../errors/codes.js';
 import type { Mapping } from '../features/mapping.js';
 import { hasModelScope } from '../http/auth.js';
-import { principalName, requireModel } from './access.js';
+import { modelAccess, principalName } from './access.js';
 import { parseModelCard } from './card.js';
 import { buildCardBundle, renderCardMarkdown } from './card-render.js';
 import {
@@ -108,35 +108,35 @@ export function registerModelRoutes(app: FastifyInstance, d: ModelRouteDeps) {
     return Promise.all(readable.map((n) => summary(d, n)));
   });
 
-  app.get('/models/:name', async (req) => {
+  app.get('/models/:name', { onRequest: modelAccess(d.db, 'read') }, async (req) => {
     const { name } = params(req);
-    await requireModel(d.db, req, name, 'read');
     const s = await summary(d, name);
     if (s.versions.length === 0) throw new GatewayError('GW_NOT_FOUND', `model ${name}`);
     const live = await pickVersion(d, name, undefined);
     return { ...s, card: live.card };
   });
 
-  app.get('/models/:name/versions/:version', async (req) => {
+  app.get('/models/:name/versions/:version', { onRequest: modelAccess(d.db, 'read') }, async (req) => {
     const { name, version } = params(req);
-    await requireModel(d.db, req, name, 'read');
     const v = await versionOr404(d, name, version);
     return { ...publicVersion(v), card: v.card };
   });
 
-  app.get('/models/:name/card', async (req, reply: FastifyReply) => {
-    const { name } = params(req);
-    await requireModel(d.db, req, name, 'read');
-    const q = req.query as { version?: string; format?: string };
-    const v = await pickVersion(d, name, q.version);
-    if (q.format === 'fhir')
-      return reply.type('application/fhir+json').send(buildCardBundle(v, v.approvedAt ?? v.createdAt));
-    return reply.type('text/markdown; charset=utf-8').send(renderCardMarkdown(v));
-  });
+  app.get(
+    '/models/:name/card',
+    { onRequest: modelAccess(d.db, 'read') },
+    async (req, reply: FastifyReply) => {
+      const { name } = params(req);
+      const q = req.query as { version?: string; format?: string };
+      const v = await pickVersion(d, name, q.version);
+      if (q.format === 'fhir')
+        return reply.type('application/fhir+json').send(buildCardBundle(v, v.approvedAt ?? v.createdAt));
+      return reply.type('text/markdown; charset=utf-8').send(renderCardMarkdown(v));
+    },
+  );
 
-  app.get('/models/:name/history', async (req) => {
+  app.get('/models/:name/history', { onRequest: modelAccess(d.db, 'read') }, async (req) => {
     const { name } = params(req);
-    await requireModel(d.db, req, name, 'read');
     const q = req.query as { at?: string };
     if (q.at !== undefined) {
       const at = new Date(q.at);
@@ -164,149 +164,171 @@ export function registerModelRoutes(app: FastifyInstance, d: ModelRouteDeps) {
     };
   });
 
-  app.get('/models/:name/audit', async (req) => {
+  app.get('/models/:name/audit', { onRequest: modelAccess(d.db, 'admin', 'audit.read') }, async (req) => {
     const { name } = params(req);
-    await requireModel(d.db, req, name, 'admin', 'audit.read');
     return auditLog(d.db, name);
   });
 
   /** Registers a draft: { card, onnx: base64 } or { card, remoteUrl }, optional mappingVersion, source. */
-  app.post('/models/:name/versions', async (req, reply) => {
-    const { name } = params(req);
-    if (!NAME.test(name)) throw new GatewayError('GW_BAD_REQUEST', 'model names are kebab-case');
-    const who = await requireModel(d.db, req, name, 'admin', 'register');
-    const b = body(req);
-    let card: ReturnType<typeof parseModelCard>;
-    try {
-      card = parseModelCard(b.card, 'request body card');
-    } catch (err) {
-      throw new GatewayError('GW_BAD_REQUEST', (err as Error).message);
-    }
-    if (card.name !== name)
-      throw new GatewayError('GW_BAD_REQUEST', `card names model '${card.name}', not '${name}'`);
-    const remoteUrl = typeof b.remoteUrl === 'string' ? b.remoteUrl : undefined;
-    const onnx = typeof b.onnx === 'string' ? Buffer.from(b.onnx, 'base64') : undefined;
-    if (!remoteUrl === !onnx)
-      throw new GatewayError('GW_BAD_REQUEST', 'give exactly one of onnx (base64) or remoteUrl');
-    let signature: Awaited<ReturnType<typeof readOnnxSignature>>;
-    let sha256 = card.onnx.sha256;
-    if (onnx) {
-      sha256 = sha256Hex(onnx);
-      if (sha256 !== card.onnx.sha256)
-        throw new GatewayError(
-          'GW_BAD_REQUEST',
-          `ONNX sha256 is ${sha256} but the card pins ${card.onnx.sha256}`,
-        );
+  app.post(
+    '/models/:name/versions',
+    { onRequest: modelAccess(d.db, 'admin', 'register') },
+    async (req, reply) => {
+      const { name } = params(req);
+      if (!NAME.test(name)) throw new GatewayError('GW_BAD_REQUEST', 'model names are kebab-case');
+      const who = principalName(req);
+      const b = body(req);
+      let card: ReturnType<typeof parseModelCard>;
       try {
-        signature = await readOnnxSignature(onnx);
+        card = parseModelCard(b.card, 'request body card');
       } catch (err) {
-        throw new GatewayError('GW_BAD_REQUEST', `not a loadable ONNX model: ${(err as Error).message}`);
+        throw new GatewayError('GW_BAD_REQUEST', (err as Error).message);
       }
-      const input = signature.inputs.find((i) => i.name === card.onnx.input);
-      if (!input || input.shape.at(-1) !== card.features.length)
-        throw new GatewayError(
-          'GW_BAD_REQUEST',
-          `ONNX input '${card.onnx.input}' is missing or not [N, ${card.features.length}] as the card's features`,
-        );
-    } else {
-      try {
-        new URL(remoteUrl!);
-      } catch {
-        throw new GatewayError('GW_BAD_REQUEST', 'remoteUrl is not a URL');
+      if (card.name !== name)
+        throw new GatewayError('GW_BAD_REQUEST', `card names model '${card.name}', not '${name}'`);
+      const remoteUrl = typeof b.remoteUrl === 'string' ? b.remoteUrl : undefined;
+      const onnx = typeof b.onnx === 'string' ? Buffer.from(b.onnx, 'base64') : undefined;
+      if (!remoteUrl === !onnx)
+        throw new GatewayError('GW_BAD_REQUEST', 'give exactly one of onnx (base64) or remoteUrl');
+      let signature: Awaited<ReturnType<typeof readOnnxSignature>>;
+      let sha256 = card.onnx.sha256;
+      if (onnx) {
+        sha256 = sha256Hex(onnx);
+        if (sha256 !== card.onnx.sha256)
+          throw new GatewayError(
+            'GW_BAD_REQUEST',
+            `ONNX sha256 is ${sha256} but the card pins ${card.onnx.sha256}`,
+          );
+        try {
+          signature = await readOnnxSignature(onnx);
+        } catch (err) {
+          throw new GatewayError('GW_BAD_REQUEST', `not a loadable ONNX model: ${(err as Error).message}`);
+        }
+        const input = signature.inputs.find((i) => i.name === card.onnx.input);
+        if (!input || input.shape.at(-1) !== card.features.length)
+          throw new GatewayError(
+            'GW_BAD_REQUEST',
+            `ONNX input '${card.onnx.input}' is missing or not [N, ${card.features.length}] as the card's features`,
+          );
+      } else {
+        try {
+          new URL(remoteUrl!);
+        } catch {
+          throw new GatewayError('GW_BAD_REQUEST', 'remoteUrl is not a URL');
+        }
+        signature = {
+          inputs: [{ name: card.onnx.input, type: 'float32', shape: [-1, card.features.length] }],
+          outputs: [{ name: card.onnx.output, type: 'float32', shape: [-1, card.onnx.outputIndex + 1] }],
+        };
       }
-      signature = {
-        inputs: [{ name: card.onnx.input, type: 'float32', shape: [-1, card.features.length] }],
-        outputs: [{ name: card.onnx.output, type: 'float32', shape: [-1, card.onnx.outputIndex + 1] }],
-      };
-    }
-    const mapping = d.mappings.find((m) => m.model === name);
-    const v = await governed(() =>
-      registerVersion(d.db, {
-        name,
-        version: card.version,
-        kind: onnx ? 'onnx' : 'remote',
-        sha256,
-        ...(onnx ? { onnx } : {}),
-        ...(remoteUrl ? { remoteUrl } : {}),
-        signature,
-        ...(typeof b.mappingVersion === 'string'
-          ? { mappingVersion: b.mappingVersion }
-          : mapping
-            ? { mappingVersion: mapping.version }
-            : {}),
-        card,
-        source: typeof b.source === 'string' ? b.source.slice(0, 500) : 'api',
-        by: who,
-      }),
-    );
-    await decided(req, name, v.version, 'register');
-    await d.publishCard?.(v).catch(() => {});
-    return reply.status(201).send(publicVersion(v));
-  });
+      const mapping = d.mappings.find((m) => m.model === name);
+      const v = await governed(() =>
+        registerVersion(d.db, {
+          name,
+          version: card.version,
+          kind: onnx ? 'onnx' : 'remote',
+          sha256,
+          ...(onnx ? { onnx } : {}),
+          ...(remoteUrl ? { remoteUrl } : {}),
+          signature,
+          ...(typeof b.mappingVersion === 'string'
+            ? { mappingVersion: b.mappingVersion }
+            : mapping
+              ? { mappingVersion: mapping.version }
+              : {}),
+          card,
+          source: typeof b.source === 'string' ? b.source.slice(0, 500) : 'api',
+          by: who,
+        }),
+      );
+      await decided(req, name, v.version, 'register');
+      await d.publishCard?.(v).catch(() => {});
+      return reply.status(201).send(publicVersion(v));
+    },
+  );
 
-  app.post('/models/:name/versions/:version/validate', async (req) => {
-    const { name, version } = params(req);
-    const who = await requireModel(d.db, req, name, 'admin', 'validate', version);
-    const r = await governed(() => d.models.validate(name, version, who));
-    await decided(req, name, version, 'validate', r.ok ? 'passed' : 'failed');
-    return { ...r, version: publicVersion(await versionOr404(d, name, version)) };
-  });
+  app.post(
+    '/models/:name/versions/:version/validate',
+    { onRequest: modelAccess(d.db, 'admin', 'validate') },
+    async (req) => {
+      const { name, version } = params(req);
+      const who = principalName(req);
+      const r = await governed(() => d.models.validate(name, version, who));
+      await decided(req, name, version, 'validate', r.ok ? 'passed' : 'failed');
+      return { ...r, version: publicVersion(await versionOr404(d, name, version)) };
+    },
+  );
 
-  app.post('/models/:name/versions/:version/approve', async (req) => {
-    const { name, version } = params(req);
-    const who = await requireModel(d.db, req, name, 'approve', 'approve', version);
-    const reason = body(req).reason;
-    if (typeof reason !== 'string' || !reason.trim())
-      throw new GatewayError('GW_BAD_REQUEST', 'an approval needs a reason');
-    await governed(() => setApproved(d.db, name, version, who, reason));
-    await decided(req, name, version, 'approve', reason);
-    const v = await versionOr404(d, name, version);
-    await d.publishCard?.(v).catch(() => {});
-    return publicVersion(v);
-  });
+  app.post(
+    '/models/:name/versions/:version/approve',
+    { onRequest: modelAccess(d.db, 'approve', 'approve') },
+    async (req) => {
+      const { name, version } = params(req);
+      const who = principalName(req);
+      const reason = body(req).reason;
+      if (typeof reason !== 'string' || !reason.trim())
+        throw new GatewayError('GW_BAD_REQUEST', 'an approval needs a reason');
+      await governed(() => setApproved(d.db, name, version, who, reason));
+      await decided(req, name, version, 'approve', reason);
+      const v = await versionOr404(d, name, version);
+      await d.publishCard?.(v).catch(() => {});
+      return publicVersion(v);
+    },
+  );
 
-  app.post('/models/:name/versions/:version/retire', async (req) => {
-    const { name, version } = params(req);
-    const who = await requireModel(d.db, req, name, 'admin', 'retire', version);
-    await governed(() => setRetired(d.db, name, version, who));
-    await decided(req, name, version, 'retire');
-    return publicVersion(await versionOr404(d, name, version));
-  });
+  app.post(
+    '/models/:name/versions/:version/retire',
+    { onRequest: modelAccess(d.db, 'admin', 'retire') },
+    async (req) => {
+      const { name, version } = params(req);
+      const who = principalName(req);
+      await governed(() => setRetired(d.db, name, version, who));
+      await decided(req, name, version, 'retire');
+      return publicVersion(await versionOr404(d, name, version));
+    },
+  );
 
-  app.post('/models/:name/rescore', async (req, reply) => {
-    const { name } = params(req);
-    await requireModel(d.db, req, name, 'admin', 'rescore');
-    if (!d.rescore) throw new GatewayError('GW_NOT_FOUND', 're-scoring');
-    return reply.status(202).send({ name, patients: await d.rescore(name) });
-  });
+  app.post(
+    '/models/:name/rescore',
+    { onRequest: modelAccess(d.db, 'admin', 'rescore') },
+    async (req, reply) => {
+      const { name } = params(req);
+      if (!d.rescore) throw new GatewayError('GW_NOT_FOUND', 're-scoring');
+      return reply.status(202).send({ name, patients: await d.rescore(name) });
+    },
+  );
 
   /** Moves an alias: { version (null clears), reason, share (canary) }. Rollback is a move. */
-  app.put('/models/:name/aliases/:alias', async (req) => {
-    const { name, alias } = params(req);
-    if (!ALIASES.includes(alias as Alias))
-      throw new GatewayError('GW_BAD_REQUEST', `alias must be one of ${ALIASES.join(', ')}`);
-    const b = body(req);
-    const version = b.version === null ? null : typeof b.version === 'string' ? b.version : undefined;
-    if (version === undefined) throw new GatewayError('GW_BAD_REQUEST', 'version must be a string or null');
-    const who = await requireModel(d.db, req, name, 'admin', `alias.${alias}`, version ?? undefined);
-    const move = await governed(() =>
-      moveAlias(d.db, {
+  app.put(
+    '/models/:name/aliases/:alias',
+    { onRequest: modelAccess(d.db, 'admin', (p) => `alias.${p.alias}`) },
+    async (req) => {
+      const { name, alias } = params(req);
+      if (!ALIASES.includes(alias as Alias))
+        throw new GatewayError('GW_BAD_REQUEST', `alias must be one of ${ALIASES.join(', ')}`);
+      const b = body(req);
+      const version = b.version === null ? null : typeof b.version === 'string' ? b.version : undefined;
+      if (version === undefined) throw new GatewayError('GW_BAD_REQUEST', 'version must be a string or null');
+      const who = principalName(req);
+      const move = await governed(() =>
+        moveAlias(d.db, {
+          name,
+          alias: alias as Alias,
+          version,
+          by: who,
+          ...(typeof b.reason === 'string' ? { reason: b.reason } : {}),
+          ...(typeof b.share === 'number' ? { share: b.share } : {}),
+        }),
+      );
+      await decided(
+        req,
         name,
-        alias: alias as Alias,
-        version,
-        by: who,
-        ...(typeof b.reason === 'string' ? { reason: b.reason } : {}),
-        ...(typeof b.share === 'number' ? { share: b.share } : {}),
-      }),
-    );
-    await decided(
-      req,
-      name,
-      version ?? undefined,
-      `alias.${alias}`,
-      typeof b.reason === 'string' ? b.reason : undefined,
-    );
-    await d.models.refresh();
-    return move;
-  });
+        version ?? undefined,
+        `alias.${alias}`,
+        typeof b.reason === 'string' ? b.reason : undefined,
+      );
+      await d.models.refresh();
+      return move;
+    },
+  );
 }

@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Database } from '../db/database.js';
 import { GatewayError } from '../errors/codes.js';
 import type { LineageStore } from '../lineage/store.js';
-import { principalName, requireModel } from './access.js';
+import { modelAccess, principalName } from './access.js';
 import { ModelDeadlineError, ModelOverloadedError } from './batcher.js';
 import { getVersion } from './governance.js';
 import type { GovernedRegistry } from './governed.js';
@@ -87,20 +87,22 @@ export function registerV2Routes(
 
   const meta = async (req: FastifyRequest) => {
     const { name, version } = req.params as { name: string; version?: string };
-    await requireModel(d.db, req, name, 'read', 'v2.metadata', version);
     return metadata(await pick(d, name, version));
   };
-  app.get('/v2/models/:name', meta);
-  app.get('/v2/models/:name/versions/:version', meta);
-  app.get('/v2/models/:name/ready', async (req, reply) => {
-    const { name } = req.params as { name: string };
-    await requireModel(d.db, req, name, 'read', 'v2.ready');
-    return reply.status(d.models.get(name) ? 200 : 400).send({ name, ready: !!d.models.get(name) });
-  });
+  const readMeta = { onRequest: modelAccess(d.db, 'read', 'v2.metadata') };
+  app.get('/v2/models/:name', readMeta, meta);
+  app.get('/v2/models/:name/versions/:version', readMeta, meta);
+  app.get(
+    '/v2/models/:name/ready',
+    { onRequest: modelAccess(d.db, 'read', 'v2.ready') },
+    async (req, reply) => {
+      const { name } = req.params as { name: string };
+      return reply.status(d.models.get(name) ? 200 : 400).send({ name, ready: !!d.models.get(name) });
+    },
+  );
 
   const infer = async (req: FastifyRequest, reply: FastifyReply) => {
     const { name, version } = req.params as { name: string; version?: string };
-    await requireModel(d.db, req, name, 'infer', 'v2.infer', version);
     const body = (req.body ?? {}) as { id?: unknown; inputs?: V2Tensor[] };
     const model = await pick(d, name, version);
     const width = model.featureNames.length;
@@ -144,6 +146,7 @@ export function registerV2Routes(
       outputs: [{ name: model.card.onnx.output, datatype: 'FP32', shape: [rows, 1], data: scores }],
     };
   };
-  app.post('/v2/models/:name/infer', infer);
-  app.post('/v2/models/:name/versions/:version/infer', infer);
+  const inferAccess = { onRequest: modelAccess(d.db, 'infer', 'v2.infer') };
+  app.post('/v2/models/:name/infer', inferAccess, infer);
+  app.post('/v2/models/:name/versions/:version/infer', inferAccess, infer);
 }

@@ -31,6 +31,12 @@ export function createMetrics() {
       labelNames: ['channel', 'code'] as const,
       registers: [registry],
     }),
+    authFailures: new Counter({
+      name: 'gateway_http_auth_failures_total',
+      help: 'Failed HTTP authentications: rejected (401, invalid token) or throttled (429, too many from one address)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     messagesProcessed: new Counter({
       name: 'gateway_messages_processed_total',
       help: 'Messages processed, by outcome (processed, ignored, failed, retried)',

@@ -373,8 +373,12 @@ for (const kind of testDatabases()) {
         for (const until = Date.now() + 10_000; (await state()) !== expected && Date.now() < until; )
           await new Promise((r) => setTimeout(r, 25));
         assert.equal(await state(), expected);
-        // The on-call view: readiness names what waits for the destination.
-        const ready = (await (await fetch(`${first.gw.httpUrl}/health/ready`)).json()) as {
+        // The on-call view: readiness names what waits for the destination (details need a token).
+        const ready = (await (
+          await fetch(`${first.gw.httpUrl}/health/ready`, {
+            headers: { authorization: `Bearer ${first.gw.adminToken}` },
+          })
+        ).json()) as {
           checks: { egress: { status: string; oruPending: number; appAckPending: number } };
         };
         assert.deepEqual(

@@ -31,6 +31,8 @@ export interface Notification {
   status?: string;
   type: NotificationType;
   eventsSinceStart?: number;
+  /** Event numbers this notification stands for: its events' numbers, else implied by the counters. */
+  numbers: number[];
   events: NotificationEvent[];
   /** The entries after the status: full-resource payloads and additional context. */
   resources: Array<{ fullUrl?: string; resource: Resource }>;
@@ -46,6 +48,29 @@ const num = (v: unknown): number | undefined => {
 };
 const ref = (v: Json): string | undefined => (typeof v?.reference === 'string' ? v.reference : undefined);
 
+/**
+ * A counter as real servers send it: `valueString` (the R4 form of an integer64 in STU1.1),
+ * `valueUnsignedInt`, `valueInteger`, `valuePositiveInt` or `valueInteger64` (STU1, R4B, R5 forms).
+ */
+const counter = (p: Json): number | undefined =>
+  num(p?.valueString ?? p?.valueUnsignedInt ?? p?.valueInteger ?? p?.valuePositiveInt ?? p?.valueInteger64);
+
+/** The subscription as `valueReference` (the IG), `valueString` (the HL7 reference server's R4), `valueUri`/`valueCanonical`. */
+const subscriptionRef = (p: Json): string | undefined => {
+  const v = ref(p?.valueReference) ?? p?.valueString ?? p?.valueUri ?? p?.valueCanonical ?? p?.valueUrl;
+  return typeof v === 'string' && v.trim() ? v.trim() : undefined;
+};
+
+/**
+ * Event numbers of a notification that lists no `notification-event` (STU1 forms): the last
+ * `events-in-notification` numbers up to `events-since-subscription-start`, else that number.
+ */
+function impliedNumbers(since: number | undefined, inNotification: number | undefined): number[] {
+  if (since === undefined) return [];
+  const k = Math.min(Math.max(inNotification ?? 1, 1), since, 1000);
+  return Array.from({ length: Math.max(k, 1) }, (_, i) => since - k + 1 + i).filter((x) => x >= 0);
+}
+
 function fromParameters(p: Json, at: string, issues: OperationOutcomeIssue[]) {
   const params: Json[] = Array.isArray(p.parameter) ? p.parameter : [];
   const one = (name: string) => params.find((x) => x?.name === name);
@@ -54,7 +79,7 @@ function fromParameters(p: Json, at: string, issues: OperationOutcomeIssue[]) {
     if (x?.name !== 'notification-event') return;
     const parts: Json[] = Array.isArray(x.part) ? x.part : [];
     const part = (name: string) => parts.find((y) => y?.name === name);
-    const n = num(part('event-number')?.valueString ?? part('event-number')?.valueInteger);
+    const n = counter(part('event-number'));
     if (n === undefined) {
       issues.push(
         issue('required', 'a notification-event needs an event-number', `${at}.parameter[${i}].part`),
@@ -74,15 +99,12 @@ function fromParameters(p: Json, at: string, issues: OperationOutcomeIssue[]) {
     });
   });
   return {
-    subscription: ref(one('subscription')?.valueReference),
+    subscription: subscriptionRef(one('subscription')),
     topic: one('topic')?.valueCanonical ?? one('topic')?.valueUri,
     status: one('status')?.valueCode,
     type: one('type')?.valueCode,
-    eventsSinceStart: num(
-      one('events-since-subscription-start')?.valueString ??
-        one('events-since-subscription-start')?.valueInteger ??
-        one('events-since-subscription-start')?.valueInteger64,
-    ),
+    eventsSinceStart: counter(one('events-since-subscription-start')),
+    eventsInNotification: counter(one('events-in-notification')),
     events,
   };
 }
@@ -108,11 +130,12 @@ function fromSubscriptionStatus(s: Json, at: string, issues: OperationOutcomeIss
     });
   });
   return {
-    subscription: ref(s.subscription),
+    subscription: ref(s.subscription) ?? (typeof s.subscription === 'string' ? s.subscription : undefined),
     topic: s.topic,
     status: s.status,
     type: s.type,
     eventsSinceStart: num(s.eventsSinceSubscriptionStart),
+    eventsInNotification: num(s.eventsInNotification),
     events,
   };
 }
@@ -179,6 +202,10 @@ export function parseNotification(body: unknown): {
       ...(typeof s.status === 'string' ? { status: s.status } : {}),
       type: s.type as NotificationType,
       ...(s.eventsSinceStart !== undefined ? { eventsSinceStart: s.eventsSinceStart } : {}),
+      numbers:
+        s.events.length > 0
+          ? s.events.map((e) => e.number)
+          : impliedNumbers(s.eventsSinceStart, s.eventsInNotification),
       events: s.events,
       resources,
     },

@@ -42,17 +42,34 @@ const info = (text: string, code = 'informational'): OperationOutcomeIssue => ({
 
 export const sourceSender = (name: string) => `source:${name}`;
 
+/** A notification's server: a configured source (with a client to read from), or one known only by name. */
+interface Origin {
+  name: string;
+  client: SourceClient | undefined;
+}
+
+/** What the payload carries, learned from a notification when the Subscription cannot be read. */
+const payloadOf = (n: Notification) =>
+  n.resources.length > 0 ? 'full-resource' : n.events.some((e) => e.focus) ? 'id-only' : 'empty';
+
 export function createSubscriptionReceiver(d: ReceiverDeps) {
   const now = d.now ?? (() => new Date());
   const pending = new Set<Promise<void>>();
 
-  /** The source server a notification comes from: its recorded subscription, its URL, or the only source. */
-  async function sourceOf(n: Notification): Promise<SourceClient | undefined> {
-    const id = subscriptionId(n.subscription);
-    const known = await d.store.find(id);
-    if (known) return d.sources.get(known.source);
-    for (const s of d.sources.values()) if (n.subscription.startsWith(`${s.baseUrl}/`)) return s;
-    return d.sources.size === 1 ? [...d.sources.values()][0] : undefined;
+  /**
+   * Where a notification comes from: its recorded subscription's source, the configured source
+   * whose URL it names, or the only source; else a server the gateway has no client for, named by
+   * the subscription's base URL (or the caller's token), whose full-resource payloads are processed.
+   */
+  async function originOf(n: Notification, caller: string | undefined): Promise<Origin> {
+    const known = await d.store.find(subscriptionId(n.subscription));
+    if (known) return { name: known.source, client: d.sources.get(known.source) };
+    for (const s of d.sources.values())
+      if (n.subscription.startsWith(`${s.baseUrl}/`)) return { name: s.name, client: s };
+    const only = d.sources.size === 1 ? [...d.sources.values()][0] : undefined;
+    if (only) return { name: only.name, client: only };
+    const base = /^(https?:\/\/[^?#]+?)\/Subscription\//.exec(n.subscription)?.[1];
+    return { name: base ?? `caller:${caller ?? 'anonymous'}`, client: undefined };
   }
 
   /**
@@ -173,7 +190,8 @@ export function createSubscriptionReceiver(d: ReceiverDeps) {
       'subscription catch-up failed',
     );
 
-  async function receive(bytes: Buffer): Promise<FhirAnswer> {
+  /** One notification; `caller` names the token it came with (for a server known by no other name). */
+  async function receive(bytes: Buffer, caller?: string): Promise<FhirAnswer> {
     let body: unknown;
     try {
       body = JSON.parse(bytes.toString('utf8').replace(/^\uFEFF/, ''));
@@ -186,47 +204,63 @@ export function createSubscriptionReceiver(d: ReceiverDeps) {
       d.onEvent?.('malformed');
       return { status: 400, body: outcome(issues) };
     }
-    const source = await sourceOf(n);
-    if (!source)
+    const origin = await originOf(n, caller);
+    const source = origin.client;
+    const sub = subscriptionId(n.subscription);
+    const known = await d.store.find(sub);
+    if (!source && n.type === 'event-notification' && n.resources.length === 0)
       return {
         status: 422,
         body: outcome([
           issue(
-            'not-found',
-            'the subscription is not known and no single source server is configured',
-            'Bundle.entry[0].resource',
+            'not-supported',
+            `a ${payloadOf(n)} notification from ${origin.name}, a server not in config sources: its resources cannot be read, so it cannot be processed (add the server under sources, or subscribe with payload full-resource)`,
+            'Bundle.entry',
           ),
         ]),
       };
-    const sub = subscriptionId(n.subscription);
+    // What the notification says of its subscription is recorded; for one the gateway did not
+    // create and cannot read, that is all it knows (topic, status, payload type).
     await d.store.register({
-      source: source.name,
+      source: origin.name,
       subscription: sub,
       ...(n.topic ? { topic: n.topic } : {}),
       ...(n.status ? { status: n.status } : {}),
+      ...(!known?.payload && n.type === 'event-notification' ? { payload: payloadOf(n) } : {}),
     });
     const at = now();
+    const missed = (from: number, to: number) => {
+      if (source) return startCatchUp(source, sub, from, to);
+      d.logger.warn(
+        { source: origin.name, subscription: sub, from, to },
+        'events missed, but the server is not in config sources: nothing to catch up from',
+      );
+    };
     if (n.type === 'handshake') {
-      await d.store.handshake(source.name, sub, n.status, at);
+      await d.store.handshake(origin.name, sub, n.status, at);
       d.onEvent?.('handshake');
       // One made on the EHR directly: learn its heartbeat period and filters now, so that a silence
       // raises the alert and a gap can be caught up from the start.
-      if (!(await d.store.find(sub))?.filterCriteria) learn(source, sub);
+      if (source && !(await d.store.find(sub))?.filterCriteria) learn(source, sub);
       return { status: 200, body: outcome([info('handshake acknowledged')]) };
     }
     const state = await d.store.find(sub);
     const last = state?.lastEventNumber ?? 0;
     if (n.type === 'heartbeat' || n.type === 'query-status') {
-      await d.store.heartbeat(source.name, sub, n.status, at);
+      await d.store.heartbeat(origin.name, sub, n.status, at);
       d.onEvent?.('heartbeat');
       const since = n.eventsSinceStart;
       if (since !== undefined && since > last) {
-        await d.store.events(source.name, sub, since, since, 'gap', at);
+        await d.store.events(origin.name, sub, since, since, 'gap', at);
         d.onEvent?.('gap');
-        startCatchUp(source, sub, last + 1, since);
+        missed(last + 1, since);
         return {
           status: 200,
-          body: outcome([info(`heartbeat acknowledged; events ${last + 1}..${since} missed: catching up`)]),
+          body: outcome([
+            info(
+              `heartbeat acknowledged; events ${last + 1}..${since} missed: ${source ? 'catching up' : 'no source server to catch up from'}`,
+            ),
+          ]),
         };
       }
       return { status: 200, body: outcome([info(`${n.type} acknowledged`)]) };
@@ -243,10 +277,10 @@ export function createSubscriptionReceiver(d: ReceiverDeps) {
           : [];
       if (problems.length > 0) return { status: 400, body: outcome(problems) };
     }
-    const numbers = n.events.length > 0 ? n.events.map((e) => e.number) : [n.eventsSinceStart!];
+    const numbers = n.numbers;
     const fresh = numbers.filter((x) => x > last);
     if (fresh.length === 0) {
-      await d.store.events(source.name, sub, last, n.eventsSinceStart, 'replay', at);
+      await d.store.events(origin.name, sub, last, n.eventsSinceStart, 'replay', at);
       d.onEvent?.('replay');
       return {
         status: 200,
@@ -258,25 +292,27 @@ export function createSubscriptionReceiver(d: ReceiverDeps) {
     try {
       const accepted = await d.inbox.accept({
         channel: 'subscription',
-        sender: sourceSender(source.name),
+        sender: sourceSender(origin.name),
         // Event numbers and the bytes: a retried delivery is a duplicate; another payload is checked by number.
         controlId: `Subscription/${sub}#${fresh.join(',')}|sha256:${sha256(bytes).slice(0, 32)}`,
         messageType: 'Bundle',
         raw: bytes,
       });
       const gap = first > last + 1;
-      await d.store.events(source.name, sub, upTo, n.eventsSinceStart, gap ? 'gap' : 'ok', at);
+      await d.store.events(origin.name, sub, upTo, n.eventsSinceStart, gap ? 'gap' : 'ok', at);
       d.onEvent?.('event');
       if (gap) {
         d.onEvent?.('gap');
-        startCatchUp(source, sub, last + 1, first - 1);
+        missed(last + 1, first - 1);
       }
       return {
         status: accepted.duplicate ? 200 : 202,
         body: outcome([
           info(
             `event ${fresh.join(', ')} ${accepted.duplicate ? 'already stored' : 'stored'} as message ${accepted.messageId}${
-              gap ? `; events ${last + 1}..${first - 1} missed: catching up` : ''
+              gap
+                ? `; events ${last + 1}..${first - 1} missed: ${source ? 'catching up' : 'no source server to catch up from'}`
+                : ''
             }`,
           ),
         ]),

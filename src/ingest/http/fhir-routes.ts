@@ -41,7 +41,7 @@ export function registerFhirIngestRoutes(app: FastifyInstance, fhir: FhirIngest)
       return reply.status(r.status).type(FHIR_JSON).send(r.body);
     });
     scope.post('/ingest/fhir/subscription', async (req, reply) => {
-      const r = await fhir.receiver.receive(req.body as Buffer);
+      const r = await fhir.receiver.receive(req.body as Buffer, req.principal?.name);
       return reply.status(r.status).type(FHIR_JSON).send(r.body);
     });
   });
@@ -54,7 +54,7 @@ export function registerFhirIngestRoutes(app: FastifyInstance, fhir: FhirIngest)
       const i = parsed.error.issues[0]!;
       return reply
         .status(400)
-        .send({ error: { code: 'GW_BAD_REQUEST', message: `${i.path.join('.')}: ${i.message}` } });
+        .send({ error: { code: 'GW_BAD_REQUEST', message: `${i.path.join('.') || 'body'}: ${i.message}` } });
     }
     const b = parsed.data;
     const source = fhir.sources.get(b.source);
