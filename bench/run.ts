@@ -118,6 +118,49 @@ async function main() {
       '\nvalidateFhir also checks the required codes @medplum/core leaves unchecked; the baseline parses the profile on every call.',
     );
   }
+  if (!only || only === 'console') {
+    const { benchConsole } = await import('./console.js');
+    const database = process.env.DATABASE_URL ? 'postgres' : 'pglite';
+    const r = await benchConsole(database);
+    if (!r) console.log('\n(console: /usr/bin/chromium is not installed; skipped)');
+    else {
+      console.log(
+        `\n## Console first paint (Debian chromium, headless, fresh context, median of 5) and its data calls (median of 20), ${database}\n`,
+      );
+      console.log(
+        '| messages stored | first contentful paint ms | overview figures ms | overview charts ms | messages page ms | GET /messages newest 50 / by patient / by status / 100th page ms | GET /stats/overview ms |',
+      );
+      console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+      for (const p of [r.empty, r.full])
+        console.log(
+          `| ${f(p.messages)} | ${f(p.fcpMs)} | ${f(p.overviewMs)} | ${f(p.chartsMs)} | ${f(p.messagesMs)} | ${f(p.searchMs.newest, 1)} / ${f(p.searchMs.patient, 1)} / ${f(p.searchMs.status, 1)} / ${f(p.searchMs.deepPage, 1)} | ${f(p.statsMs, 1)} |`,
+        );
+      console.log(
+        `\nwith ${f(r.full.messages)} messages: overview figures ${f(r.full.overviewMs / r.empty.overviewMs, 2)}x the empty gateway, messages page ${f(r.full.messagesMs / r.empty.messagesMs, 2)}x (target: first paint under 1,000 ms)`,
+      );
+    }
+  }
+  if (!only || only === 'monitoring') {
+    const { benchMonitoring } = await import('./monitoring.js');
+    console.log(
+      "\n## Model monitoring: cost per prediction beside the pipeline's cost per message (aki-risk panels over MLLP)\n",
+    );
+    console.log(
+      '| database | messages | pipeline ms/message (wall) | monitoring INSERT ms | evaluation of a window ms (size) | monitoring ms/prediction | ratio (goal < 5 %) | pipeline CPU ms/message | monitoring CPU ms/prediction | CPU ratio |',
+    );
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const database of process.env.DATABASE_URL
+      ? (['postgres', 'pglite'] as const)
+      : (['pglite'] as const)) {
+      const r = await benchMonitoring(database);
+      console.log(
+        `| ${r.database} | ${f(r.messages)} | ${f(r.pipelineMsPerMessage, 2)} | ${f(r.insertMsPerPrediction, 3)} | ${f(r.evaluateMs, 1)} (${f(r.windowSize)}) | ${f(r.monitoringMsPerPrediction, 3)} | ${f((100 * r.monitoringMsPerPrediction) / r.pipelineMsPerMessage, 1)} % | ${f(r.pipelineCpuMsPerMessage, 2)} | ${f(r.monitoringCpuMsPerPrediction, 3)} | ${f((100 * r.monitoringCpuMsPerPrediction) / r.pipelineCpuMsPerMessage, 1)} % |`,
+      );
+    }
+    console.log(
+      '\nmonitoring ms/prediction = its INSERT in the finishing transaction (transactions with it minus without, processing.concurrency at once as the pipeline runs them, median of 5 x 500) + one evaluation of a full window / window size (every prediction is evaluated in one window).',
+    );
+  }
   if (!only || only === 'models') {
     // After the intake runs PostgreSQL still has work of its own (autovacuum, a checkpoint); the
     // inference figures need both cores.

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { GatewayConfig } from './config/schema.js';
+import { registerConsoleRoutes } from './console/routes.js';
 import { claimRun, processHolder } from './db/cluster-run.js';
 import { lockDataDir } from './db/data-dir-lock.js';
 import type { Database } from './db/database.js';
@@ -26,8 +27,14 @@ import { type MllpListener, startMllpListener } from './ingest/mllp/listener.js'
 import { createOutcomeWaiter } from './ingest/outcomes.js';
 import { registerLineageRoutes } from './lineage/routes.js';
 import { createLineageStore, type LineageStore } from './lineage/store.js';
+import { loadPatientDigester } from './messages/patient-digest.js';
+import { createPhiAccess } from './messages/phi-access.js';
+import { registerMessageRoutes } from './messages/routes.js';
 import { checkFeatureOrder, type ModelRegistry } from './models/registry.js';
 import { openGovernedModels, registerModelApi, startModelJobs } from './models/wire.js';
+import type { Monitoring } from './monitoring/monitor.js';
+import { liveSection } from './monitoring/render.js';
+import { startMonitoring } from './monitoring/wire.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createPipeline, finishHooks } from './pipeline/process.js';
@@ -39,6 +46,7 @@ import { registerRecoveryRoutes } from './recovery/routes.js';
 import { startSweeper } from './recovery/sweeper.js';
 import { startPruner } from './retention/prune.js';
 import { createRawCipher, parseKey, type RawCipher } from './security/raw-cipher.js';
+import { registerStatsRoutes } from './stats/overview.js';
 import { type CircuitState, createCircuitBreaker, guardWriter } from './writeback/breaker.js';
 import { isResourceType } from './writeback/validate.js';
 import { createFhirWriter } from './writeback/writer.js';
@@ -53,6 +61,8 @@ export interface Gateway {
   queue: WorkQueue;
   replayer: Replayer;
   cipher: RawCipher;
+  /** Model monitoring (issue 13): reports, evaluation, the webhook outbox. */
+  monitoring: Monitoring;
   /** State of the circuit breaker around the FHIR writer. */
   circuit(): CircuitState;
   /** Queues again the messages left `received` (what the periodic sweep does). */
@@ -92,7 +102,7 @@ export interface StartOptions {
 export async function startGateway(config: GatewayConfig, opts: StartOptions = {}): Promise<Gateway> {
   const base = opts.baseDir ?? process.cwd();
   const logger = opts.logger ?? createLogger(config.log.level);
-  const metrics = createMetrics();
+  const metrics = createMetrics({ maxSenders: config.metrics.maxSenders });
   // Each service registers its close; they run in this order: stop taking work, finish what is in
   // flight, then release what the work needed.
   const ORDER = [
@@ -104,6 +114,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     'inbox',
     'queue',
     'scoring',
+    'monitoring',
     'egress',
     'http',
     'models',
@@ -175,6 +186,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       ...httpsOptions(config, base),
       logger,
       authenticate: access.authenticate,
+      onResponse: (method, route, status, seconds) =>
+        metrics.httpSeconds.observe({ method, route, status_code: String(status) }, seconds),
       throttle: createAuthThrottle({
         ...config.http.authThrottle,
         onThrottled: (address, failures) =>
@@ -198,6 +211,9 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     isResourceType('Observation');
     if (fhirStore) registerFhirRoutes(http, fhirStore, { prefix: '/fhir', baseUrl: () => `${httpUrl}/fhir` });
     registerLineageRoutes(http, lineage);
+    registerConsoleRoutes(http);
+    const digester = await loadPatientDigester(db);
+    registerMessageRoutes(http, { db, digester, phi: createPhiAccess({ db, lineage, cipher }) });
     const breaker = createCircuitBreaker({
       ...config.fhir.circuitBreaker,
       onStateChange: (state) => {
@@ -206,7 +222,24 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
         (state === 'open' ? logger.warn : logger.info).call(logger, { state }, 'FHIR circuit breaker');
       },
     });
-    const modelApi = registerModelApi(http, { db, models, mappings, lineage, logger });
+    const monitoring = startMonitoring(config, base, {
+      http,
+      db,
+      lineage,
+      logger,
+      metrics,
+      mappings,
+      externalUrl: () => httpUrl,
+    });
+    closers.set('monitoring', () => monitoring.close());
+    const modelApi = registerModelApi(http, {
+      db,
+      models,
+      mappings,
+      lineage,
+      logger,
+      liveSection: async (name, version) => liveSection(await monitoring.report(name, version)),
+    });
 
     const queueOpts = {
       concurrency: config.processing.concurrency,
@@ -224,13 +257,20 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     closers.set('queue', () => queue.close());
     const replayer = createReplayer({ db, lineage, queue, onQueued: (n) => metrics.replayed.inc(n) });
     registerRecoveryRoutes(http, db, replayer);
+    registerStatsRoutes(http, {
+      db,
+      metrics,
+      backlog: () => queue.backlog(),
+      circuit: () => breaker.state,
+      fhirBaseUrl: () => fhirBaseUrl,
+    });
 
     const inbox = new Inbox(db, lineage, {
       ...config.inbox,
       backlog: () => queue.backlog(),
-      onCommitted: (ids) => {
+      onCommitted: (ids, traceparents) => {
         void queue
-          .enqueue(ids)
+          .enqueue(ids, { traceparents })
           .catch((err) => logger.error({ err: String(err) }, 'enqueue failed; recovered at next start'));
       },
       onBatch: (size) => metrics.inboxBatchSize.observe(size),
@@ -326,6 +366,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     const onFinish = finishHooks([
       ...(config.egress.oru.destinations.length > 0 ? [oruHook(egress, models)] : []),
       ...(config.ack.mode !== 'original' ? [appAcks.hook] : []),
+      ...(config.monitoring.enabled ? [monitoring.hook] : []),
     ]);
     // One answer for both writers (messages and re-scoring), so a patient keeps one identity in the chart.
     const identifierSystem = (assigner: string | undefined) =>
@@ -349,11 +390,12 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       cipher,
       normalizeFhir: (row, bytes) => fhirIngest.normalizeRow(row, bytes),
       identifierSystem,
+      patientDigests: digester.digestsOf,
     });
     const startWorkers = () =>
-      queue.start(async (id, attempt) => {
+      queue.start(async (id, attempt, traceparent) => {
         try {
-          await pipeline.process(id, attempt);
+          await pipeline.process(id, attempt, traceparent);
         } finally {
           outcomes.notify(id); // ACK timing "processed": whoever waits on this message looks now
         }
@@ -416,6 +458,20 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       await sweeper.close();
       await pruner.close();
     });
+    metrics.watchStore({
+      async oldestAgeSeconds() {
+        const r = await db.query<{ age: number | null }>(
+          `select extract(epoch from (now() - min(received_at)))::float8 as age from inbox where status = 'received'`,
+        );
+        return Math.max(0, Number(r.rows[0]?.age ?? 0));
+      },
+      async deadLetters() {
+        const r = await db.query<{ n: number }>(
+          'select count(*)::int as n from dead_letter where resolved_at is null',
+        );
+        return Number(r.rows[0]?.n ?? 0);
+      },
+    });
     const backlogTimer = setInterval(() => metrics.backlog.set(queue.backlog()), 1000);
     backlogTimer.unref();
     closers.set('timers', async () => {
@@ -433,6 +489,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       queue,
       replayer,
       cipher,
+      monitoring,
       circuit: () => breaker.state,
       sweep: sweeper.sweep,
       adminToken: token.token,

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { runLineage, runMappingsCheck, runModels, runSend } from './cli/commands.js';
+import { runMessages } from './cli/messages.js';
 import { GatewayUnreachable, runModelsApi } from './cli/models-commands.js';
 import { runReplay } from './cli/replay.js';
 import { runKeys, runSubscriptions } from './cli/subscriptions.js';
@@ -28,9 +29,15 @@ const USAGE = `usage: gateway <command>
   models alias NAME production|shadow|canary VERSION|none [--reason R] [--share S]
                                       move an alias (rollback is a move); --share for canary
   models retire NAME VERSION          retire a version no alias points at
+  models monitor NAME [--version V] [--json]
+                                      drift, data quality, performance and alerts of a version
   models history NAME [--at TIME]     every alias move; or which version each alias had at TIME
   lineage show ID                     timeline of a message (gateway message id or MSH-10)
   lineage verify                      check the whole audit chain
+  messages search [--control-id ID] [--sender APP[|FAC]] [--type ORU^R01] [--status S]
+         [--patient ID|-] [--model M] [--from T] [--to T] [--limit N] [--cursor C] [--all]
+         [--raw] [--json]             search stored messages, newest first (--raw: phi:read,
+                                      each view recorded; --patient - reads it from stdin)
   replay [ID...] [--from T] [--to T] [--model M] [--status S] [--dry-run] [--no-wait]
                                       process stored messages again (needs the replay scope)
 
@@ -40,7 +47,7 @@ const USAGE = `usage: gateway <command>
   subscriptions status [--json]       each subscription's last event number and heartbeat
   keys                                the JWKS of the SMART Backend Services signing key
 
-Every command that calls the gateway (models, lineage, replay, subscriptions) talks to the
+Every command that calls the gateway (models, lineage, messages, replay, subscriptions) talks to the
 running gateway over HTTP and takes --url U (default http://HOST:HTTP_PORT) and --token T
 (else GATEWAY_TOKEN, GATEWAY_ADMIN_TOKEN or DATA_DIR/admin-token). send speaks MLLP
 (--host, --port).`;
@@ -81,6 +88,8 @@ export async function main(argv: string[]): Promise<number> {
         return runKeys();
       case 'lineage':
         return await runLineage(sub, rest);
+      case 'messages':
+        return await runMessages(sub, rest);
       case 'replay':
         return await runReplay(sub === undefined ? rest : [sub, ...rest]);
       case 'help':

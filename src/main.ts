@@ -1,6 +1,7 @@
-import { type Gateway, startGateway } from './app.js';
+import type { Gateway } from './app.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { createLogger } from './observability/logger.js';
+import { startTracingIfRequested } from './observability/otel-start.js';
 
 /** `npm start` / `gateway serve`: load config, start, and stop cleanly on SIGINT/SIGTERM. */
 export async function serve(): Promise<void> {
@@ -15,8 +16,16 @@ export async function serve(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.log.level);
+  // The OpenTelemetry SDK (when OTEL_* ask for it) starts before the app's modules load, so that
+  // pg, ioredis and fastify are instrumented; the app is imported after it.
+  const tracing = await startTracingIfRequested(process.env).catch((err: unknown) => {
+    logger.error({ err: err instanceof Error ? err.message : String(err) }, 'tracing not started');
+    return undefined;
+  });
+  if (tracing) logger.info({ exporter: process.env.OTEL_TRACES_EXPORTER ?? 'otlp' }, 'tracing on');
   let gateway: Gateway;
   try {
+    const { startGateway } = await import('./app.js');
     gateway = await startGateway(config, { logger });
   } catch (err) {
     // The stable code first (MODEL_INTEGRITY, GW_MAPPING_INVALID, GW_DATA_DIR_LOCKED…), so an operator can search for it.
@@ -47,6 +56,7 @@ export async function serve(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'stopping: finishing in-flight work');
     await gateway.close();
+    await tracing?.shutdown().catch(() => {});
     logger.info('stopped');
     process.exit(0);
   };

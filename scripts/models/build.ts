@@ -7,6 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Document, isScalar, visit } from 'yaml';
+import { buildReference } from '../../src/monitoring/reference.js';
 import { AKI_RECIPE } from './aki-recipe.js';
 import { type Dataset, prevalence, row, split } from './dataset.js';
 import { atThreshold, auroc, brier } from './metrics.js';
@@ -79,6 +80,18 @@ export async function buildModel(recipe: ModelRecipe, outDir: string): Promise<B
     const golden = Float32Array.from(recipe.goldenCases.flatMap((c) => c.features));
     const goldenScores = await runOnnx(session, recipe, golden, recipe.goldenCases.length);
     const metrics = { auroc: auroc(scores, holdout.y), brier: brier(scores, holdout.y) };
+    // The training distribution, as the ONNX file scores it: what live windows are compared with.
+    const trainScores = await runOnnx(session, recipe, train.x, train.n);
+    const monitoring = buildReference(
+      'training',
+      recipe.features.map((f, j) => ({
+        name: f.name,
+        // float32 back to the decimal it was reported as (4.2, not 4.19999980926...)
+        values: Array.from({ length: train.n }, (_, i) => Number(train.x[i * train.f + j]!.toPrecision(7))),
+      })),
+      trainScores,
+      recipe.thresholds,
+    );
 
     const card = {
       name: recipe.name,
@@ -144,6 +157,7 @@ export async function buildModel(recipe: ModelRecipe, outDir: string): Promise<B
         probability: goldenScores[i]!,
       })),
       goldenTolerance: 1e-5,
+      monitoring,
     };
 
     const dir = join(outDir, recipe.name);

@@ -9,8 +9,9 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import { parseModelCard } from '../models/card.js';
-import { compareSignatures, readMlflowModel } from '../models/mlflow.js';
+import { compareSignatures, readMlflowModel, readMlflowReference } from '../models/mlflow.js';
 import { readOnnxSignature, sha256Hex } from '../models/onnx-model.js';
+import { monitorTable } from '../monitoring/render.js';
 import { resolveApi } from './api.js';
 import { UsageError } from './usage-error.js';
 
@@ -160,6 +161,9 @@ export async function runModelsApi(sub: string, args: string[]): Promise<number>
         throw new Error(`MLflow signature and ONNX graph disagree: ${problems.join('; ')}`);
       const cardFile = values.card ?? join(dir, 'card.yaml');
       const reg = await registration(cardFile, m.onnxFile);
+      // A training reference logged with the run becomes the card's, unless the card has one.
+      const reference = readMlflowReference(dir);
+      if (reference && !reg.body.card.monitoring) reg.body.card.monitoring = reference;
       const sha = sha256Hex(m.onnx);
       if (reg.body.card.onnx.sha256 !== sha)
         throw new Error(`the card pins sha256 ${reg.body.card.onnx.sha256} but ${m.onnxFile} is ${sha}`);
@@ -200,6 +204,17 @@ export async function runModelsApi(sub: string, args: string[]): Promise<number>
         ...(share !== undefined ? { share } : {}),
       });
       out(`${name} ${alias}: ${m.fromVersion ?? '-'} -> ${m.version ?? '(cleared)'}`);
+      return 0;
+    }
+    case 'monitor': {
+      const name = need(a, 'monitor needs a model NAME');
+      const r = await call(
+        t,
+        'GET',
+        `/models/${enc(name)}/monitoring${values.version ? `?version=${enc(values.version)}` : ''}`,
+      );
+      if (values.json) show(r);
+      else for (const line of monitorTable(r)) out(line);
       return 0;
     }
     case 'retire': {

@@ -2,7 +2,16 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const ALL_SCOPES = ['admin', 'read', 'ingest', 'infer', 'replay', 'models:approve'] as const;
+/** `phi:read`: raw message text (GET /messages?raw=true); each view is recorded. */
+export const ALL_SCOPES = [
+  'admin',
+  'read',
+  'ingest',
+  'infer',
+  'replay',
+  'models:approve',
+  'phi:read',
+] as const;
 /** Per-model scopes (issue 5): `model:<name>:<action>`, `*` for every model. */
 export const MODEL_ACTIONS = ['infer', 'read', 'approve', 'admin'] as const;
 export type ModelAction = (typeof MODEL_ACTIONS)[number];
@@ -112,7 +121,7 @@ export function checkedByRoute(url: string): boolean {
 
 /**
  * The scope a request needs: `replay` for /replay, `ingest` to send messages in, `read` for any
- * other GET, `admin` for any other change (writes to the embedded FHIR store included).
+ * other GET (and the message search sent as POST), `admin` for any other change (writes to the embedded FHIR store included).
  */
 export function requiredScope(method: string, url: string): Scope {
   const path = url.split('?')[0]!;
@@ -120,5 +129,6 @@ export function requiredScope(method: string, url: string): Scope {
   if (method === 'POST' && (path === '/hl7' || path === '/ingest' || path.startsWith('/ingest/')))
     return 'ingest';
   if (method === 'GET' || method === 'HEAD') return 'read';
+  if (method === 'POST' && path === '/messages/search') return 'read';
   return 'admin';
 }

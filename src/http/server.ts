@@ -23,13 +23,17 @@ export interface HttpServerOptions {
   corsOrigins?: readonly string[];
   logger: Logger;
   authenticate(authorization: string | undefined): Principal | 'missing' | 'invalid';
+  /** Each request answered: method, route pattern ('unmatched' for none), status, seconds. */
+  onResponse?(method: string, route: string, status: number, seconds: number): void;
   /** Slows token guessing per client address (config `http.authThrottle`). */
   throttle?: AuthThrottle;
   /** Counts each failed authentication (401) and each request refused for too many (429). */
   onAuthFailure?(outcome: 'rejected' | 'throttled'): void;
 }
 
-const PUBLIC = /^\/(health\/(live|ready)|metrics|\.well-known\/jwks\.json)(\?|$)/;
+// The console's page shell and scripts hold no data (its data calls carry a token like any other).
+const PUBLIC =
+  /^\/(health\/(live|ready)|metrics|\.well-known\/jwks\.json|console|console\/|console\/(app\.js|console\.css|vendor\/[\w.-]+))(\?|$)/;
 const isFhir = (url: string) =>
   url === '/fhir' || url.startsWith('/fhir/') || url.startsWith('/fhir?') || url.startsWith('/ingest/fhir');
 
@@ -135,6 +139,13 @@ export function createHttpServer(o: HttpServerOptions): FastifyInstance {
     const scope = requiredScope(req.method, req.url);
     if (!hasScope(who, scope)) return sendError(req, reply, new GatewayError('GW_FORBIDDEN', scope));
   });
+
+  const observe = o.onResponse;
+  if (observe) {
+    app.addHook('onResponse', async (req, reply) => {
+      observe(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    });
+  }
 
   app.setErrorHandler((err: unknown, req, reply) => {
     if (err instanceof GatewayError) return sendError(req, reply, err);

@@ -1,7 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { ROOT_CONTEXT } from '@opentelemetry/api';
 import type { Database } from '../db/database.js';
 import { GatewayError } from '../errors/codes.js';
 import type { LineageStore } from '../lineage/store.js';
+import { inSpan, linkTo, traceparentOf } from '../observability/tracing.js';
 import { createFastCommit } from './inbox-fast.js';
 
 export interface InboxItem {
@@ -11,6 +13,8 @@ export interface InboxItem {
   controlId: string;
   messageType: string;
   raw: Buffer;
+  /** W3C trace context the message's processing continues (default: the active span's). */
+  traceparent?: string;
 }
 
 export interface Accepted {
@@ -36,8 +40,11 @@ export interface InboxOptions {
   /** Unset: 0 on PostgreSQL (commits are one round trip), 2 ms on PGlite (each commit syncs a file). */
   maxDelayMs?: number;
   maxPending: number;
-  /** Called with the ids of newly stored (not duplicate) messages, after they are committed. */
-  onCommitted(messageIds: string[]): void;
+  /**
+   * Called with the ids of newly stored (not duplicate) messages, after they are committed, and the
+   * trace context of each that has one.
+   */
+  onCommitted(messageIds: string[], traceparents: ReadonlyMap<string, string>): void;
   /** How many accepted messages are still waiting to be processed (back-pressure). */
   backlog(): number;
   onBatch?(size: number, ms: number): void;
@@ -90,9 +97,15 @@ export class Inbox {
     if (backlog >= this.opts.maxPending) {
       return Promise.reject(new GatewayError('GW_INBOX_FULL', String(backlog)));
     }
+    const traceparent = item.traceparent ?? traceparentOf();
+    const stored: InboxItem = {
+      ...item,
+      ...(this.opts.seal ? { raw: this.opts.seal(item.raw) } : {}),
+      ...(traceparent ? { traceparent } : {}),
+    };
     return new Promise<Accepted>((resolve, reject) => {
       this.queue.push({
-        item: this.opts.seal ? { ...item, raw: this.opts.seal(item.raw) } : item,
+        item: stored,
         sha256: createHash('sha256').update(item.raw).digest('hex'),
         bytes: item.raw.length,
         receivedAt: new Date().toISOString(),
@@ -118,7 +131,13 @@ export class Inbox {
         }
         const batch = this.queue.splice(0, this.opts.maxBatch);
         const t0 = performance.now();
-        await this.commit(batch);
+        // One span for the group commit (its own trace, linked to every message's): the database
+        // work of many messages belongs to none of them alone.
+        const links = batch.flatMap((p) => linkTo(p.item.traceparent) ?? []);
+        await inSpan('inbox.commit', { 'gateway.batch.size': batch.length }, () => this.commit(batch), {
+          parent: ROOT_CONTEXT,
+          links,
+        });
         this.opts.onBatch?.(batch.length, performance.now() - t0);
       }
     } finally {
@@ -152,12 +171,14 @@ export class Inbox {
               p.sha256,
               p.item.raw,
               p.receivedAt,
+              p.item.traceparent ?? null,
             );
-            const b = i * 8;
-            return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8})`;
+            const b = i * 9;
+            return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9})`;
           });
           const ins = await tx.query<{ message_id: string; sender: string; control_id: string }>(
-            `insert into inbox (message_id, channel, sender, control_id, message_type, sha256, raw, received_at)
+            `insert into inbox (message_id, channel, sender, control_id, message_type, sha256, raw, received_at,
+                                traceparent)
            values ${values.join(', ')}
            on conflict (sender, control_id) do nothing
            returning message_id, sender, control_id`,
@@ -194,6 +215,7 @@ export class Inbox {
       return;
     }
     const newIds: string[] = [];
+    const traceparents = new Map<string, string>();
     const seen = new Set<string>();
     for (const p of batch) {
       const key = keyOf(p.item.sender, p.item.controlId);
@@ -201,6 +223,7 @@ export class Inbox {
       if (id && !seen.has(key)) {
         seen.add(key);
         newIds.push(id);
+        if (p.item.traceparent) traceparents.set(id, p.item.traceparent);
         p.resolve({ messageId: id, duplicate: false, sha256: p.sha256 });
       } else {
         const dup = id ?? existing.get(key);
@@ -208,7 +231,7 @@ export class Inbox {
         else p.reject(new GatewayError('GW_STORE_UNAVAILABLE'));
       }
     }
-    if (newIds.length > 0) this.opts.onCommitted(newIds);
+    if (newIds.length > 0) this.opts.onCommitted(newIds, traceparents);
   }
 
   /** The whole batch in one statement when none of it is a duplicate; undefined: use the transaction. */
@@ -227,6 +250,7 @@ export class Inbox {
         sha256: p.sha256,
         raw: p.item.raw,
         receivedAt: p.receivedAt,
+        ...(p.item.traceparent ? { traceparent: p.item.traceparent } : {}),
         detail: receivedDetail(p),
       })),
     );

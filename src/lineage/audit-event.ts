@@ -14,6 +14,7 @@ const ACTION: Record<string, 'C' | 'R' | 'U' | 'D' | 'E'> = {
   written: 'C',
   replayed: 'E',
   pruned: 'D',
+  viewed: 'R',
 };
 
 /**

@@ -27,7 +27,8 @@ export { modelCardDocumentId };
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
 const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
-export function renderCardMarkdown(v: CardVersion): string {
+/** `live`: Markdown lines of the version's live performance (src/monitoring/render.ts), appended. */
+export function renderCardMarkdown(v: CardVersion, live: readonly string[] = []): string {
   const c = v.card;
   const lines: string[] = [
     `# Model card: ${c.name} ${c.version}`,
@@ -108,6 +109,7 @@ export function renderCardMarkdown(v: CardVersion): string {
     '| --- | --- | ---: |',
     ...c.goldenCases.map((g) => `| ${esc(g.name)} | ${g.features.join(', ')} | ${g.probability} |`),
     '',
+    ...live,
   );
   return lines.join('\n');
 }

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { monitoringSchema } from '../monitoring/reference.js';
 
 const coding = z.strictObject({
   system: z.string().min(1),
@@ -89,6 +90,8 @@ export const modelCardSchema = z
     thresholds: z.array(threshold).default([]),
     goldenCases: z.array(goldenCase).default([]),
     goldenTolerance: z.number().positive().default(1e-5),
+    /** Training distribution and drift limits (issue 13); a card without one is monitored as "no reference". */
+    monitoring: monitoringSchema.optional(),
   })
   .superRefine((card, ctx) => {
     const names = card.features.map((f) => f.name);

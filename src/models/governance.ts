@@ -31,6 +31,8 @@ export interface ModelVersion {
   approvalReason: string | null;
   retiredAt: string | null;
   retiredBy: string | null;
+  /** The retrain request this version answers (model monitoring), if any. */
+  retrainedFrom: string | null;
 }
 
 export interface AliasState {
@@ -67,7 +69,8 @@ const iso = (v: unknown) => (v == null ? null : (v instanceof Date ? v : new Dat
 const json = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
 
 const COLUMNS = `name, version, kind, sha256, remote_url, signature, mapping_version, card, source, status,
-  created_at, created_by, validated_at, validation, approved_at, approved_by, approval_reason, retired_at, retired_by`;
+  created_at, created_by, validated_at, validation, approved_at, approved_by, approval_reason, retired_at, retired_by,
+  retrained_from`;
 
 function toVersion(r: Record<string, unknown>): ModelVersion {
   return {
@@ -90,6 +93,7 @@ function toVersion(r: Record<string, unknown>): ModelVersion {
     approvalReason: (r.approval_reason as string | null) ?? null,
     retiredAt: iso(r.retired_at),
     retiredBy: (r.retired_by as string | null) ?? null,
+    retrainedFrom: (r.retrained_from as string | null) ?? null,
   };
 }
 
@@ -107,6 +111,8 @@ export interface NewVersion {
   by: string;
   /** Bundled demo models are registered approved (see README). */
   approved?: { by: string; reason: string };
+  /** The retrain request it answers. */
+  retrainedFrom?: string;
 }
 
 /** Registers a version; the same name+version again with the same bytes is a no-op, other bytes a refusal. */
@@ -122,8 +128,8 @@ export async function registerVersion(db: Database, v: NewVersion): Promise<Mode
   const approved = v.approved;
   await db.query(
     `insert into model_version (name, version, kind, sha256, onnx, remote_url, signature, mapping_version, card,
-       source, status, created_by, validated_at, approved_at, approved_by, approval_reason)
-     values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9::jsonb, $10, $11, $12, $13, $13, $14, $15)
+       source, status, created_by, validated_at, approved_at, approved_by, approval_reason, retrained_from)
+     values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9::jsonb, $10, $11, $12, $13, $13, $14, $15, $16)
      on conflict (name, version) do nothing`,
     [
       v.name,
@@ -141,6 +147,7 @@ export async function registerVersion(db: Database, v: NewVersion): Promise<Mode
       approved ? new Date().toISOString() : null,
       approved?.by ?? null,
       approved?.reason ?? null,
+      v.retrainedFrom ?? null,
     ],
   );
   return (await getVersion(db, v.name, v.version))!;

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { type MonitoringSpec, monitoringSchema } from '../monitoring/reference.js';
 import type { OnnxSignature } from './onnx-model.js';
 
 const tensorSpec = z.object({
@@ -127,4 +128,26 @@ export function compareSignatures(m: MlflowModel, onnx: OnnxSignature): string[]
   check('inputs');
   check('outputs');
   return problems;
+}
+
+/**
+ * The training reference an MLflow run logged beside the model (`monitoring.yaml` in the model
+ * directory, the card's `monitoring:` section), or undefined when there is none.
+ */
+export function readMlflowReference(dir: string): MonitoringSpec | undefined {
+  const file = join(dir, 'monitoring.yaml');
+  if (!existsSync(file)) return undefined;
+  let raw: unknown;
+  try {
+    raw = parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new MlflowError(dir, `monitoring.yaml is not valid YAML (${(err as Error).message})`);
+  }
+  const r = monitoringSchema.safeParse(raw);
+  if (!r.success)
+    throw new MlflowError(
+      dir,
+      `monitoring.yaml: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    );
+  return r.data;
 }

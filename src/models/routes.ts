@@ -37,6 +37,8 @@ export interface ModelRouteDeps {
   mappings: readonly Mapping[];
   /** Writes a version's Device and card DocumentReference to the FHIR server. */
   publishCard?(v: ModelVersion): Promise<void>;
+  /** Markdown lines of a version's live performance for its card (model monitoring). */
+  liveSection?(name: string, version: string): Promise<string[]>;
   /** Plans a round of re-scoring now (mini-batch jobs); answers the patients queued. */
   rescore?(name?: string): Promise<number>;
 }
@@ -131,7 +133,8 @@ export function registerModelRoutes(app: FastifyInstance, d: ModelRouteDeps) {
       const v = await pickVersion(d, name, q.version);
       if (q.format === 'fhir')
         return reply.type('application/fhir+json').send(buildCardBundle(v, v.approvedAt ?? v.createdAt));
-      return reply.type('text/markdown; charset=utf-8').send(renderCardMarkdown(v));
+      const live = await d.liveSection?.(name, v.version).catch(() => []);
+      return reply.type('text/markdown; charset=utf-8').send(renderCardMarkdown(v, live ?? []));
     },
   );
 
@@ -222,6 +225,17 @@ export function registerModelRoutes(app: FastifyInstance, d: ModelRouteDeps) {
         };
       }
       const mapping = d.mappings.find((m) => m.model === name);
+      const retrainedFrom = typeof b.retrainedFrom === 'string' ? b.retrainedFrom : undefined;
+      if (retrainedFrom) {
+        const rr = await d.db.query<{ model: string }>('select model from retrain_request where id = $1', [
+          retrainedFrom,
+        ]);
+        if (rr.rows[0]?.model !== name)
+          throw new GatewayError(
+            'GW_BAD_REQUEST',
+            `retrainedFrom: no retrain request ${retrainedFrom} of ${name}`,
+          );
+      }
       const v = await governed(() =>
         registerVersion(d.db, {
           name,
@@ -239,6 +253,7 @@ export function registerModelRoutes(app: FastifyInstance, d: ModelRouteDeps) {
           card,
           source: typeof b.source === 'string' ? b.source.slice(0, 500) : 'api',
           by: who,
+          ...(retrainedFrom ? { retrainedFrom } : {}),
         }),
       );
       await decided(req, name, v.version, 'register');

@@ -67,6 +67,7 @@ export function registerModelApi(
     mappings: readonly Mapping[];
     lineage: LineageStore;
     logger: Logger;
+    liveSection?: (name: string, version: string) => Promise<string[]>;
   },
 ): ModelApi {
   let writer: FhirWriter | undefined;

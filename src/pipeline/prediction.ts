@@ -1,6 +1,7 @@
 import type { LineageOutput } from '../lineage/store.js';
 import { interpret } from '../models/card.js';
 import type { LoadedModel } from '../models/onnx-model.js';
+import { inSpanSync } from '../observability/tracing.js';
 import { buildPredictionTransaction } from '../writeback/builders.js';
 import { validateFhir } from '../writeback/validate.js';
 import type { FhirWriter } from '../writeback/writer.js';
@@ -67,7 +68,10 @@ export function createPredictionWriter(d: PredictionWriterDeps) {
     if (deviceEntry && writtenDevices.has(deviceUrl))
       bundle.entry = bundle.entry?.filter((e) => e !== deviceEntry);
     for (const entry of d.validateBeforeWrite ? (bundle.entry ?? []) : []) {
-      const issues = validateFhir(entry.resource as never);
+      const type = (entry.resource as { resourceType: string }).resourceType;
+      const issues = inSpanSync('validate', { 'fhir.resource_type': type }, () =>
+        validateFhir(entry.resource as never),
+      );
       const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
       if (errors.length > 0) {
         throw new PermanentFailure(

@@ -20,6 +20,11 @@ describe('gateway models … (through the running gateway)', () => {
     const imp = await runCli(['models', 'import', 'fixtures/mlflow/vitals-deterioration', ...url], env);
     assert.equal(imp.code, 0, imp.stderr);
     assert.match(imp.stdout, /imported vitals-deterioration@1\.1\.0 .* as draft .*mlflow:run_id=3b7e5c1a/);
+    // The training reference logged beside the MLflow model (monitoring.yaml) is in the card.
+    const shown = await runCli(['models', 'show', 'vitals-deterioration', '--version', '1.1.0', ...url], env);
+    const imported = JSON.parse(shown.stdout).card;
+    assert.equal(imported.monitoring.reference.size, 9000);
+    assert.equal(imported.monitoring.reference.features[0].name, 'heart_rate');
 
     const val = await runCli(['models', 'validate', 'vitals-deterioration', '1.1.0', ...url], env);
     assert.equal(val.code, 0, val.stderr);

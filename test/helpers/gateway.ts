@@ -6,7 +6,7 @@ import { type Gateway, startGateway } from '../../src/app.js';
 import { configSchema } from '../../src/config/schema.js';
 import { openPostgres } from '../../src/db/postgres.js';
 import { MllpClient } from '../../src/ingest/mllp/client.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { createLogger, type Logger } from '../../src/observability/logger.js';
 
 export interface TestGatewayOptions {
   database: 'pglite' | 'postgres';
@@ -14,6 +14,8 @@ export interface TestGatewayOptions {
   dataDir?: string;
   schema?: string;
   config?: Record<string, unknown>;
+  /** A logger of the test's own (e.g. to read what was logged). */
+  logger?: Logger;
 }
 
 export interface TestGateway {
@@ -43,7 +45,7 @@ export async function startTestGateway(o: TestGatewayOptions): Promise<TestGatew
     ...o.config,
   });
   const gw = await startGateway(config, {
-    logger: createLogger(config.log.level),
+    logger: o.logger ?? createLogger(config.log.level),
     ...(schema ? { schema } : {}),
     ...(redisUrl ? { queuePrefix: `test-${randomBytes(4).toString('hex')}` } : {}),
   });
