@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { GatewayConfig } from './config/schema.js';
 import { registerConsoleRoutes } from './console/routes.js';
+import { claimRun, processHolder } from './db/cluster-run.js';
 import { lockDataDir } from './db/data-dir-lock.js';
 import type { Database } from './db/database.js';
 import { openDatabase } from './db/open.js';
@@ -11,7 +13,8 @@ import { loadMappingsOrThrow } from './features/load-or-throw.js';
 import { createFeatureStore } from './features/state.js';
 import { registerFhirRoutes } from './fhirstore/routes.js';
 import { createFhirStore } from './fhirstore/store.js';
-import { createAuthenticator, resolveAdminToken } from './http/auth.js';
+import { createTokenAccess, httpsOptions, watchHttpsFiles } from './http/access.js';
+import { resolveAdminToken } from './http/auth.js';
 import { createAuthThrottle } from './http/auth-throttle.js';
 import { type Check, registerHealthRoutes } from './http/health.js';
 import { createHttpServer } from './http/server.js';
@@ -65,8 +68,11 @@ export interface Gateway {
   circuit(): CircuitState;
   /** Queues again the messages left `received` (what the periodic sweep does). */
   sweep(): Promise<void>;
+  /** A token with every scope: the admin token, or with adminTokenSha256 this process's internal one. */
   adminToken: string;
   adminTokenFile?: string;
+  /** Reads `tokensFile` again now (SIGHUP); false when it is invalid (the tokens in force stay). */
+  reloadTokens(): boolean;
   httpUrl: string;
   fhirBaseUrl: string;
   mllpPort: number;
@@ -131,7 +137,11 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       const lock = lockDataDir(dataDir);
       closers.set('lock', async () => lock.release());
     }
-    const token = resolveAdminToken(config.adminToken, dataDir);
+    // With only the admin token's hash the gateway cannot use it itself: its own calls (to the
+    // embedded FHIR store) carry a per-process internal token instead.
+    const token = config.adminTokenSha256
+      ? { token: randomBytes(32).toString('base64url'), internal: true as const }
+      : resolveAdminToken(config.adminToken, dataDir);
     const db = await openDatabase({
       dataDir,
       ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
@@ -168,10 +178,15 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       'models ready',
     );
 
+    const access = createTokenAccess(config, base, token, logger);
+    closers.set('timers', async () => access.close());
     const http = createHttpServer({
       bodyLimitBytes: config.http.bodyLimitBytes,
+      bodyLimits: config.http.bodyLimits,
+      corsOrigins: config.http.cors.origins,
+      ...httpsOptions(config, base),
       logger,
-      authenticate: createAuthenticator(token.token, config.tokens),
+      authenticate: access.authenticate,
       onResponse: (method, route, status, seconds) =>
         metrics.httpSeconds.observe({ method, route, status_code: String(status) }, seconds),
       throttle: createAuthThrottle({
@@ -184,6 +199,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       }),
       onAuthFailure: (outcome) => metrics.authFailures.inc({ outcome }),
     });
+    const stopTlsWatch = watchHttpsFiles(config, base, http.server, logger);
+    closers.set('http', async () => stopTlsWatch());
     const clientHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     // The HTTP port must be known before the embedded store's base URL: listen first, routes are
     // registered before fastify is ready, so bind now and register on ready-free plugins below.
@@ -308,10 +325,13 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     registerHealthRoutes(http, metrics, checks);
 
     await http.listen({ host: config.host, port: config.http.port });
-    closers.set('http', () => http.close());
+    closers.set('http', async () => {
+      stopTlsWatch();
+      await http.close();
+    });
     const addr = http.server.address();
     const httpPort = typeof addr === 'object' && addr ? addr.port : config.http.port;
-    httpUrl = `http://${clientHost.includes(':') ? `[${clientHost}]` : clientHost}:${httpPort}`;
+    httpUrl = `${config.http.tls ? 'https' : 'http'}://${clientHost.includes(':') ? `[${clientHost}]` : clientHost}:${httpPort}`;
     if (embedded) fhirBaseUrl = `${httpUrl}/fhir`;
     logger.info({ url: httpUrl, fhir: embedded ? 'embedded' : 'external' }, 'http listener ready');
 
@@ -427,6 +447,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       metrics,
     });
     closers.set('mllp', () => mllp.close());
+    const holder = processHolder();
     const sweeper = startSweeper({ db, queue, logger, intervalMs: config.processing.sweepIntervalMs });
     const pruner = startPruner({
       db,
@@ -434,6 +455,9 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       logger,
       days: config.retention.rawMessageDays,
       intervalMs: config.retention.pruneIntervalMs,
+      // One run per period for the whole cluster, whichever process claims it.
+      claim: () => claimRun(db, 'retention', holder, config.retention.pruneIntervalMs),
+      onRun: () => metrics.retentionRuns.inc(),
       onPruned: (n) => metrics.rawPruned.inc(n),
     });
     closers.set('jobs', async () => {
@@ -456,7 +480,10 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     });
     const backlogTimer = setInterval(() => metrics.backlog.set(queue.backlog()), 1000);
     backlogTimer.unref();
-    closers.set('timers', async () => clearInterval(backlogTimer));
+    closers.set('timers', async () => {
+      clearInterval(backlogTimer);
+      access.close();
+    });
 
     return {
       config,
@@ -472,7 +499,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       circuit: () => breaker.state,
       sweep: sweeper.sweep,
       adminToken: token.token,
-      ...(token.file ? { adminTokenFile: token.file } : {}),
+      ...('file' in token && token.file ? { adminTokenFile: token.file } : {}),
+      reloadTokens: access.reload,
       httpUrl,
       fhirBaseUrl,
       mllpPort: mllp.port,

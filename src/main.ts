@@ -62,7 +62,13 @@ export async function serve(): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGHUP', () => void stop('SIGHUP'));
+  // SIGHUP: from a terminal it is the hang-up, and the gateway stops; to a service (a container,
+  // systemd: no terminal) it is the reload signal, and tokensFile is read again now (it is also
+  // re-read whenever it changes).
+  process.on('SIGHUP', () => {
+    if (process.stdout.isTTY) return void stop('SIGHUP');
+    logger.info({ reloaded: gateway.reloadTokens() }, 'SIGHUP: tokens file read again');
+  });
   watchParent(() => void stop('parent exited'));
 }
 

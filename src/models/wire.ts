@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { GatewayConfig } from '../config/schema.js';
+import { claimRun, processHolder } from '../db/cluster-run.js';
 import type { Database } from '../db/database.js';
 import type { Mapping } from '../features/mapping.js';
 import type { Resource } from '../fhirstore/types.js';
@@ -152,7 +153,17 @@ export async function startModelJobs(
     activeWithinMs: r.activeWithinMs,
     writeConcurrency: config.processing.concurrency,
   });
-  queue.start({ score: rescorer.score, tick: async (at) => void (await rescorer.tick(at)) });
+  // BullMQ's job scheduler fires each tick once for the cluster; the in-process timers of several
+  // processes on one database claim each tick first, so one of them plans it.
+  const holder = processHolder();
+  const claimed = async () =>
+    queue.kind === 'bullmq' || (await claimRun(d.db, 'rescore-tick', holder, r.intervalMs));
+  queue.start({
+    score: rescorer.score,
+    tick: async (at) => {
+      if (await claimed()) await rescorer.tick(at);
+    },
+  });
   await queue.schedule(r.intervalMs);
   d.api.rescore = (name) => rescorer.tick(new Date().toISOString(), name);
   void publishLiveCards(d.db, d.writer, d.logger);

@@ -199,6 +199,11 @@ export function createMetrics(opts: MetricsOptions = {}) {
       help: 'Raw message bodies pruned after the retention period',
       registers: [registry],
     }),
+    retentionRuns: new Counter({
+      name: 'gateway_retention_runs_total',
+      help: 'Retention (pruning) runs this process claimed and ran; one per period for the whole cluster',
+      registers: [registry],
+    }),
     mllpConnections: new Gauge({
       name: 'gateway_mllp_connections',
       help: 'Open MLLP connections',
