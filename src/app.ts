@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { GatewayConfig } from './config/schema.js';
 import { registerConsoleRoutes } from './console/routes.js';
+import { claimRun, processHolder } from './db/cluster-run.js';
 import { lockDataDir } from './db/data-dir-lock.js';
 import type { Database } from './db/database.js';
 import { openDatabase } from './db/open.js';
@@ -11,7 +13,8 @@ import { loadMappingsOrThrow } from './features/load-or-throw.js';
 import { createFeatureStore } from './features/state.js';
 import { registerFhirRoutes } from './fhirstore/routes.js';
 import { createFhirStore } from './fhirstore/store.js';
-import { createAuthenticator, resolveAdminToken } from './http/auth.js';
+import { createTokenAccess, httpsOptions, watchHttpsFiles } from './http/access.js';
+import { resolveAdminToken } from './http/auth.js';
 import { createAuthThrottle } from './http/auth-throttle.js';
 import { type Check, registerHealthRoutes } from './http/health.js';
 import { createHttpServer } from './http/server.js';
@@ -28,7 +31,7 @@ import { loadPatientDigester } from './messages/patient-digest.js';
 import { createPhiAccess } from './messages/phi-access.js';
 import { registerMessageRoutes } from './messages/routes.js';
 import { checkFeatureOrder, type ModelRegistry } from './models/registry.js';
-import { openGovernedModels, registerModelApi, startModelJobs } from './models/wire.js';
+import { cardDocuments, openGovernedModels, registerModelApi, startModelJobs } from './models/wire.js';
 import type { Monitoring } from './monitoring/monitor.js';
 import { liveSection } from './monitoring/render.js';
 import { startMonitoring } from './monitoring/wire.js';
@@ -45,6 +48,7 @@ import { startPruner } from './retention/prune.js';
 import { createRawCipher, parseKey, type RawCipher } from './security/raw-cipher.js';
 import { registerStatsRoutes } from './stats/overview.js';
 import { type CircuitState, createCircuitBreaker, guardWriter } from './writeback/breaker.js';
+import { identifierSystemFor } from './writeback/content-ids.js';
 import { isResourceType } from './writeback/validate.js';
 import { createFhirWriter } from './writeback/writer.js';
 
@@ -64,8 +68,11 @@ export interface Gateway {
   circuit(): CircuitState;
   /** Queues again the messages left `received` (what the periodic sweep does). */
   sweep(): Promise<void>;
+  /** A token with every scope: the admin token, or with adminTokenSha256 this process's internal one. */
   adminToken: string;
   adminTokenFile?: string;
+  /** Reads `tokensFile` again now (SIGHUP); false when it is invalid (the tokens in force stay). */
+  reloadTokens(): boolean;
   httpUrl: string;
   fhirBaseUrl: string;
   mllpPort: number;
@@ -96,7 +103,7 @@ export interface StartOptions {
 export async function startGateway(config: GatewayConfig, opts: StartOptions = {}): Promise<Gateway> {
   const base = opts.baseDir ?? process.cwd();
   const logger = opts.logger ?? createLogger(config.log.level);
-  const metrics = createMetrics();
+  const metrics = createMetrics({ maxSenders: config.metrics.maxSenders });
   // Each service registers its close; they run in this order: stop taking work, finish what is in
   // flight, then release what the work needed.
   const ORDER = [
@@ -130,7 +137,11 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       const lock = lockDataDir(dataDir);
       closers.set('lock', async () => lock.release());
     }
-    const token = resolveAdminToken(config.adminToken, dataDir);
+    // With only the admin token's hash the gateway cannot use it itself: its own calls (to the
+    // embedded FHIR store) carry a per-process internal token instead.
+    const token = config.adminTokenSha256
+      ? { token: randomBytes(32).toString('base64url'), internal: true as const }
+      : resolveAdminToken(config.adminToken, dataDir);
     const db = await openDatabase({
       dataDir,
       ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
@@ -167,10 +178,17 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       'models ready',
     );
 
+    const access = createTokenAccess(config, base, token, logger);
+    closers.set('timers', async () => access.close());
     const http = createHttpServer({
       bodyLimitBytes: config.http.bodyLimitBytes,
+      bodyLimits: config.http.bodyLimits,
+      corsOrigins: config.http.cors.origins,
+      ...httpsOptions(config, base),
       logger,
-      authenticate: createAuthenticator(token.token, config.tokens),
+      authenticate: access.authenticate,
+      onResponse: (method, route, status, seconds) =>
+        metrics.httpSeconds.observe({ method, route, status_code: String(status) }, seconds),
       throttle: createAuthThrottle({
         ...config.http.authThrottle,
         onThrottled: (address, failures) =>
@@ -181,6 +199,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       }),
       onAuthFailure: (outcome) => metrics.authFailures.inc({ outcome }),
     });
+    const stopTlsWatch = watchHttpsFiles(config, base, http.server, logger);
+    closers.set('http', async () => stopTlsWatch());
     const clientHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     // The HTTP port must be known before the embedded store's base URL: listen first, routes are
     // registered before fastify is ready, so bind now and register on ready-free plugins below.
@@ -249,14 +269,16 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     const inbox = new Inbox(db, lineage, {
       ...config.inbox,
       backlog: () => queue.backlog(),
-      onCommitted: (ids) => {
+      onCommitted: (ids, traceparents) => {
         void queue
-          .enqueue(ids)
+          .enqueue(ids, { traceparents })
           .catch((err) => logger.error({ err: String(err) }, 'enqueue failed; recovered at next start'));
       },
       onBatch: (size) => metrics.inboxBatchSize.observe(size),
       onStoreError: (err) =>
         logger.error({ err: err instanceof Error ? err.message : String(err) }, 'inbox commit failed'),
+      onRowRefused: (err) =>
+        logger.warn({ sqlstate: (err as { code?: string }).code }, 'message refused by the database (AR)'),
       ...(cipher.currentKeyId ? { seal: (raw: Buffer) => cipher.seal(raw) } : {}),
     });
     closers.set('inbox', () => inbox.close());
@@ -303,10 +325,13 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     registerHealthRoutes(http, metrics, checks);
 
     await http.listen({ host: config.host, port: config.http.port });
-    closers.set('http', () => http.close());
+    closers.set('http', async () => {
+      stopTlsWatch();
+      await http.close();
+    });
     const addr = http.server.address();
     const httpPort = typeof addr === 'object' && addr ? addr.port : config.http.port;
-    httpUrl = `http://${clientHost.includes(':') ? `[${clientHost}]` : clientHost}:${httpPort}`;
+    httpUrl = `${config.http.tls ? 'https' : 'http'}://${clientHost.includes(':') ? `[${clientHost}]` : clientHost}:${httpPort}`;
     if (embedded) fhirBaseUrl = `${httpUrl}/fhir`;
     logger.info({ url: httpUrl, fhir: embedded ? 'embedded' : 'external' }, 'http listener ready');
 
@@ -348,12 +373,14 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     ]);
     // One answer for both writers (messages and re-scoring), so a patient keeps one identity in the chart.
     const identifierSystem = (assigner: string | undefined) =>
-      (assigner && config.patients.identifierSystems[assigner]) ||
-      // A FHIR identifier system that stands for no HL7 authority is its own system.
-      (assigner && /^(https?|urn):/.test(assigner) ? assigner : '') ||
-      `${config.patients.defaultSystemPrefix}${assigner ?? 'unknown'}`;
+      identifierSystemFor(assigner, {
+        systems: config.patients.identifierSystems,
+        defaultSystemPrefix: config.patients.defaultSystemPrefix,
+      });
     const validateBeforeWrite = !embedded;
+    const modelCard = cardDocuments(db);
     const pipeline = createPipeline({
+      modelCard,
       ...(onFinish ? { onFinish } : {}),
       db,
       lineage,
@@ -371,9 +398,9 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       patientDigests: digester.digestsOf,
     });
     const startWorkers = () =>
-      queue.start(async (id, attempt) => {
+      queue.start(async (id, attempt, traceparent) => {
         try {
-          await pipeline.process(id, attempt);
+          await pipeline.process(id, attempt, traceparent);
         } finally {
           outcomes.notify(id); // ACK timing "processed": whoever waits on this message looks now
         }
@@ -392,6 +419,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       queuePrefix: opts.queuePrefix,
       identifierSystem,
       validateBeforeWrite,
+      modelCard,
       onScored: (model, version, n) => metrics.predictions.inc({ model, version }, n),
     });
     closers.set('scoring', () => scoring.close());
@@ -419,6 +447,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       metrics,
     });
     closers.set('mllp', () => mllp.close());
+    const holder = processHolder();
     const sweeper = startSweeper({ db, queue, logger, intervalMs: config.processing.sweepIntervalMs });
     const pruner = startPruner({
       db,
@@ -426,15 +455,35 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       logger,
       days: config.retention.rawMessageDays,
       intervalMs: config.retention.pruneIntervalMs,
+      // One run per period for the whole cluster, whichever process claims it.
+      claim: () => claimRun(db, 'retention', holder, config.retention.pruneIntervalMs),
+      onRun: () => metrics.retentionRuns.inc(),
       onPruned: (n) => metrics.rawPruned.inc(n),
     });
     closers.set('jobs', async () => {
       await sweeper.close();
       await pruner.close();
     });
+    metrics.watchStore({
+      async oldestAgeSeconds() {
+        const r = await db.query<{ age: number | null }>(
+          `select extract(epoch from (now() - min(received_at)))::float8 as age from inbox where status = 'received'`,
+        );
+        return Math.max(0, Number(r.rows[0]?.age ?? 0));
+      },
+      async deadLetters() {
+        const r = await db.query<{ n: number }>(
+          'select count(*)::int as n from dead_letter where resolved_at is null',
+        );
+        return Number(r.rows[0]?.n ?? 0);
+      },
+    });
     const backlogTimer = setInterval(() => metrics.backlog.set(queue.backlog()), 1000);
     backlogTimer.unref();
-    closers.set('timers', async () => clearInterval(backlogTimer));
+    closers.set('timers', async () => {
+      clearInterval(backlogTimer);
+      access.close();
+    });
 
     return {
       config,
@@ -450,7 +499,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       circuit: () => breaker.state,
       sweep: sweeper.sweep,
       adminToken: token.token,
-      ...(token.file ? { adminTokenFile: token.file } : {}),
+      ...('file' in token && token.file ? { adminTokenFile: token.file } : {}),
+      reloadTokens: access.reload,
       httpUrl,
       fhirBaseUrl,
       mllpPort: mllp.port,

@@ -1,6 +1,7 @@
-import { type Gateway, startGateway } from './app.js';
+import type { Gateway } from './app.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { createLogger } from './observability/logger.js';
+import { startTracingIfRequested } from './observability/otel-start.js';
 
 /** `npm start` / `gateway serve`: load config, start, and stop cleanly on SIGINT/SIGTERM. */
 export async function serve(): Promise<void> {
@@ -15,8 +16,16 @@ export async function serve(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.log.level);
+  // The OpenTelemetry SDK (when OTEL_* ask for it) starts before the app's modules load, so that
+  // pg, ioredis and fastify are instrumented; the app is imported after it.
+  const tracing = await startTracingIfRequested(process.env).catch((err: unknown) => {
+    logger.error({ err: err instanceof Error ? err.message : String(err) }, 'tracing not started');
+    return undefined;
+  });
+  if (tracing) logger.info({ exporter: process.env.OTEL_TRACES_EXPORTER ?? 'otlp' }, 'tracing on');
   let gateway: Gateway;
   try {
+    const { startGateway } = await import('./app.js');
     gateway = await startGateway(config, { logger });
   } catch (err) {
     // The stable code first (MODEL_INTEGRITY, GW_MAPPING_INVALID, GW_DATA_DIR_LOCKED…), so an operator can search for it.
@@ -47,12 +56,19 @@ export async function serve(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'stopping: finishing in-flight work');
     await gateway.close();
+    await tracing?.shutdown().catch(() => {});
     logger.info('stopped');
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGHUP', () => void stop('SIGHUP'));
+  // SIGHUP: from a terminal it is the hang-up, and the gateway stops; to a service (a container,
+  // systemd: no terminal) it is the reload signal, and tokensFile is read again now (it is also
+  // re-read whenever it changes).
+  process.on('SIGHUP', () => {
+    if (process.stdout.isTTY) return void stop('SIGHUP');
+    logger.info({ reloaded: gateway.reloadTokens() }, 'SIGHUP: tokens file read again');
+  });
   watchParent(() => void stop('parent exited'));
 }
 

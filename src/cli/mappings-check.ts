@@ -1,16 +1,22 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../config/load.js';
 import { checkMappings, type DryRunResult } from '../features/check.js';
-import { formatMappingError } from '../features/mapping.js';
+import { extractFeatures, triggersScoring, usesMessageType } from '../features/extract.js';
+import { formatMappingError, loadMappings } from '../features/mapping.js';
 import type { OperationOutcomeIssue } from '../fhirstore/types.js';
 import { splitMessages } from '../hl7/batch.js';
+import { senderKey, tryReadHeader } from '../hl7/header.js';
 import { parseHl7 } from '../hl7/parser.js';
 import { dryRunFhir, type FhirDryRun } from '../ingest/fhir/dry-run.js';
+import { parseModelCard } from '../models/card.js';
 import type { ClinicalEvent } from '../normalize/event.js';
 import type { IdentifierMapping } from '../normalize/fhir.js';
 import { normalizeHl7 } from '../normalize/hl7v2.js';
+import { dryRunWrite } from '../pipeline/write-dry-run.js';
+import { identifierSystemFor } from '../writeback/content-ids.js';
 import { UsageError } from './usage-error.js';
 
 /**
@@ -25,6 +31,9 @@ import { UsageError } from './usage-error.js';
 const out = (s: string) => process.stdout.write(`${s}\n`);
 const err = (s: string) => process.stderr.write(`${s}\n`);
 
+/** Sender (MSH-3|MSH-4 as the inbox keys it) of each HL7 fixture event, by event. */
+const senders = new WeakMap<ClinicalEvent, string>();
+
 function hl7Events(dir: string): ClinicalEvent[] {
   if (!existsSync(dir)) return [];
   const events: ClinicalEvent[] = [];
@@ -34,13 +43,51 @@ function hl7Events(dir: string): ClinicalEvent[] {
     const { messages } = splitMessages(readFileSync(join(dir, f), 'utf8'));
     messages.forEach((text, i) => {
       try {
-        events.push(normalizeHl7(parseHl7(text), { channel: 'fixture', messageId: `${f}#${i + 1}` }));
+        const event = normalizeHl7(parseHl7(text), { channel: 'fixture', messageId: `${f}#${i + 1}` });
+        const header = tryReadHeader(text);
+        if (header) senders.set(event, senderKey(header));
+        events.push(event);
       } catch {
         // Fixtures that are meant to be malformed are not dry-run material.
       }
     });
   }
   return events;
+}
+
+/**
+ * Builds and validates the FHIR write-back of every event that would trigger scoring (a stand-in
+ * score), printing what a validating FHIR server would refuse; answers how many were refused.
+ */
+function checkWriteBack(
+  dir: string,
+  modelsDir: string,
+  events: readonly ClinicalEvent[],
+  identifierSystem: (assigner: string | undefined) => string,
+): { built: number; refused: number } {
+  const { mappings } = loadMappings(dir);
+  let built = 0;
+  let refused = 0;
+  for (const mapping of mappings) {
+    const cardFile = join(modelsDir, mapping.model, 'card.yaml');
+    if (!existsSync(cardFile)) continue;
+    const card = parseModelCard(parseYaml(readFileSync(cardFile, 'utf8')), cardFile);
+    for (const event of events) {
+      const { values } = extractFeatures(event, mapping);
+      if (!usesMessageType(mapping, event.source.messageType) || !triggersScoring(event, mapping, values))
+        continue;
+      const sender = senders.get(event);
+      const problems =
+        dryRunWrite({ event, sender, mapping, card, identifierSystem }) ??
+        (sender ? ['no patient identifier (PID-3) in the message'] : undefined);
+      if (!problems) continue; // a FHIR input whose patient the gateway resolves when it arrives
+      built++;
+      if (problems.length > 0) refused++;
+      for (const p of problems)
+        err(`${mapping.model} <- ${event.source.messageId}: write-back would be refused: ${p}`);
+    }
+  }
+  return { built, refused };
 }
 
 /** The FHIR files a path names: itself, or the `.json` files of a directory (golden files and manifests left out). */
@@ -109,6 +156,7 @@ export function runMappingsCheck(args: string[]): Promise<number> {
     }
     let files = 0;
     let refused = 0;
+    const fhirEvents: ClinicalEvent[] = [];
     for (const file of fhirPaths.flatMap(fhirFiles)) {
       files++;
       const shown = relative(process.cwd(), file) || basename(file);
@@ -120,9 +168,24 @@ export function runMappingsCheck(args: string[]): Promise<number> {
       if (run.rejected.length > 0) refused++;
       printRejections(shown, run);
       for (const r of checkMappings(dir, run.events).dryRun) printFhirResult(r);
+      fhirEvents.push(...run.events);
     }
     if (report.errors.length > 0) {
       err(`${report.errors.length} error(s) in ${dir}`);
+      return 1;
+    }
+    const identifierSystem = (assigner: string | undefined) => identifierSystemFor(assigner, identifiers);
+    const writes = checkWriteBack(
+      dir,
+      resolve(config.paths.models),
+      [...hl7, ...fhirEvents],
+      identifierSystem,
+    );
+    out(
+      `write-back dry-run: ${writes.built} scoring event(s) built and validated, ${writes.refused} would be refused`,
+    );
+    if (writes.refused > 0) {
+      err(`${writes.refused} scoring event(s) would be refused by the FHIR server`);
       return 1;
     }
     const fhirNote = files > 0 ? `, ${files} FHIR file(s) dry-run, ${refused} would be refused` : '';

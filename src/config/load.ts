@@ -49,6 +49,8 @@ const ENV_KEYS: Array<[string, string[], 'string' | 'port' | 'json' | 'keys']> =
   ['REDIS_URL', ['redisUrl'], 'string'],
   ['FHIR_BASE_URL', ['fhir', 'baseUrl'], 'string'],
   ['GATEWAY_ADMIN_TOKEN', ['adminToken'], 'string'],
+  ['GATEWAY_ADMIN_TOKEN_SHA256', ['adminTokenSha256'], 'string'],
+  ['GATEWAY_TOKENS_FILE', ['tokensFile'], 'string'],
   ['LOG_LEVEL', ['log', 'level'], 'string'],
   ['DATABASE_SCHEMA', ['databaseSchema'], 'string'],
   ['GATEWAY_TOKENS', ['tokens'], 'json'],
@@ -56,6 +58,12 @@ const ENV_KEYS: Array<[string, string[], 'string' | 'port' | 'json' | 'keys']> =
   ['GATEWAY_ENCRYPTION_KEY_ID', ['encryption', 'keyId'], 'string'],
   ['GATEWAY_ENCRYPTION_PREVIOUS_KEYS', ['encryption', 'previousKeys'], 'keys'],
 ];
+
+/** Indexes of the entries of a `tokens` list that carry the token itself. */
+function plaintextTokens(tokens: unknown): number[] {
+  if (!Array.isArray(tokens)) return [];
+  return tokens.flatMap((t, i) => (t && typeof t === 'object' && 'token' in t ? [i] : []));
+}
 
 /** `id=base64,id2=base64` -> { id: base64, ... } */
 function parseKeyList(v: string): Record<string, string> | undefined {
@@ -141,6 +149,19 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     } else setPath(raw, path, v);
   }
   if (envIssues.length > 0) throw new ConfigError('environment', envIssues);
+  // Scoped tokens are kept as hashes only: a token in clear in a file or the environment is refused.
+  const clear = plaintextTokens(raw.tokens);
+  if (clear.length > 0) {
+    const where = env.GATEWAY_TOKENS ? 'environment ($GATEWAY_TOKENS)' : source;
+    throw new ConfigError(
+      where,
+      clear.map((i) => ({
+        path: `tokens.${i}.token`,
+        ...(env.GATEWAY_TOKENS ? {} : { line: lineOf(['tokens', i, 'token']) }),
+        message: "store the token's SHA-256 as `sha256` (printf %s TOKEN | sha256sum), not the token",
+      })),
+    );
+  }
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(source, formatIssues(parsed.error.issues, lineOf));
   return deepFreeze({ ...parsed.data, source });

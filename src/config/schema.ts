@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ALL_SCOPES, MODEL_SCOPE, type ModelScope } from '../http/auth.js';
 import { parseKey } from '../security/raw-cipher.js';
+import { httpSchema, SHA256_HEX, tlsFilesSchema } from './http-schema.js';
 
 const port = z.number().int().min(0).max(65535);
 
@@ -15,7 +16,7 @@ const aesKey = z.string().superRefine((v, ctx) => {
 const keyId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, '1-64 of A-Z a-z 0-9 . _ -');
 
 /** A bearer token with scopes: the token itself or its SHA-256 (hex), not both. */
-const scopedToken = z
+export const scopedToken = z
   .object({
     name: z.string().min(1).max(64),
     token: z.string().min(16).optional(),
@@ -132,6 +133,10 @@ export const configSchema = z
     databaseUrl: z.string().url().optional(),
     redisUrl: z.string().url().optional(),
     adminToken: z.string().min(16).optional(),
+    /** The admin token given as its SHA-256 (hex) only (GATEWAY_ADMIN_TOKEN_SHA256). */
+    adminTokenSha256: z.string().regex(SHA256_HEX, 'lowercase hex SHA-256 of the token').optional(),
+    /** Scoped tokens (hashes only) in a file of their own, re-read when it changes and on SIGHUP. */
+    tokensFile: z.string().min(1).optional(),
     /** PostgreSQL schema for every table (created if missing); unset = the connection's default. */
     databaseSchema: z
       .string()
@@ -191,42 +196,11 @@ export const configSchema = z
         /** How long shutdown lets frames already received finish before closing connections. */
         shutdownGraceMs: z.number().int().min(0).default(10_000),
         /** Built-in TLS: PEM paths, re-read when they change (no restart). */
-        tls: z
-          .object({
-            cert: z.string().min(1),
-            key: z.string().min(1),
-            ca: z.string().min(1).optional(),
-            /** Mutual TLS: ask for a client certificate / refuse connections without a valid one. */
-            requestClientCert: z.boolean().default(false),
-            requireClientCert: z.boolean().default(false),
-            reloadCheckMs: z.number().int().min(100).default(5000),
-          })
-          .strict()
-          .refine((t) => !t.requireClientCert || !!t.ca, 'requireClientCert needs ca')
-          .optional(),
+        tls: tlsFilesSchema.optional(),
       })
       .strict()
       .prefault({}),
-    http: z
-      .object({
-        port: port.default(8080),
-        bodyLimitBytes: z
-          .number()
-          .int()
-          .min(1024)
-          .default(10 * 1024 * 1024),
-        /** Token guessing slowed: failed authentications per client address and window, then 429. */
-        authThrottle: z
-          .object({
-            /** Failures allowed per address and window (0: off). */
-            maxFailures: z.number().int().min(0).default(20),
-            windowMs: z.number().int().min(1000).default(60_000),
-          })
-          .strict()
-          .prefault({}),
-      })
-      .strict()
-      .prefault({}),
+    http: httpSchema,
     inbox: z
       .object({
         /** Group commit: at most this many messages per transaction... */
@@ -460,6 +434,11 @@ export const configSchema = z
       .prefault({}),
     /** Model monitoring (issue 13): drift, data quality, outcomes, alerts, retraining. */
     monitoring: monitoringConfig,
+    /** /metrics: senders (MSH-3|MSH-4) with series of their own; any later one counts as "other". */
+    metrics: z
+      .object({ maxSenders: z.number().int().min(0).max(1000).default(50) })
+      .strict()
+      .prefault({}),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -467,6 +446,22 @@ export const configSchema = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.adminToken && c.adminTokenSha256)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['adminTokenSha256'],
+        message: 'give the admin token or its SHA-256, not both',
+      });
+    // The gateway writes to its embedded store over its own HTTP listener, as a client of it.
+    if (c.http.tls && !c.fhir.baseUrl)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['http', 'tls'],
+        message:
+          'HTTPS needs an external FHIR server (fhir.baseUrl / FHIR_BASE_URL): the embedded store is for evaluation',
+      });
+  });
 
 export type GatewayConfig = z.infer<typeof configSchema>;

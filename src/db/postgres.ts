@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Database, Queryable, QueryResult } from './database.js';
+import { SCHEMA_LOCK_CLASS } from './migrate.js';
 
 export interface PostgresOptions {
   url: string;
@@ -12,7 +13,9 @@ export interface PostgresOptions {
 function wrap(q: pg.Pool | pg.PoolClient): Queryable {
   return {
     async query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
-      const r = await q.query(sql, params as unknown[] | undefined);
+      const res = await q.query(sql, params as unknown[] | undefined);
+      // Several statements without parameters (a migration file) answer one result each: the last counts.
+      const r: pg.QueryResult = Array.isArray(res) ? res[res.length - 1] : res;
       return { rows: r.rows as T[], rowCount: r.rowCount ?? r.rows.length };
     },
   };
@@ -28,7 +31,12 @@ export async function openPostgres(
     const boot = new pg.Client({ connectionString: opts.url });
     await boot.connect();
     try {
+      // Two processes creating the same schema at once: without the lock one of them fails on
+      // pg_namespace's unique index ("if not exists" does not cover the race).
+      await boot.query('begin');
+      await boot.query('select pg_advisory_xact_lock($1, hashtext($2))', [SCHEMA_LOCK_CLASS, schema]);
       await boot.query(`create schema if not exists ${schema}`);
+      await boot.query('commit');
     } finally {
       await boot.end();
     }

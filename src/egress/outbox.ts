@@ -1,10 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { trace } from '@opentelemetry/api';
 import type { Database, Queryable } from '../db/database.js';
 import { MllpClient, type MllpClientTls } from '../ingest/mllp/client.js';
 import type { LineageEntryInput } from '../lineage/chain.js';
 import type { LineageStore } from '../lineage/store.js';
 import type { Logger } from '../observability/logger.js';
 import { errorInfo } from '../observability/logger.js';
+import { contextFrom, inSpan, SpanKind } from '../observability/tracing.js';
 import type { RawCipher } from '../security/raw-cipher.js';
 import { ackCode } from './oru/message.js';
 
@@ -68,6 +70,8 @@ interface ClaimedRow {
   body: Uint8Array | null;
   detail: Record<string, unknown> | string;
   attempts: number;
+  /** Trace context of the triggering message: each attempt is a span of its trace. */
+  traceparent: string | null;
 }
 
 const CLAIM_SQL = `
@@ -85,7 +89,8 @@ update egress_outbox o
     order by c.source_received_at, c.id
     limit $3
     for update skip locked)
-returning o.id, o.message_id, o.destination, o.control_id, o.body, o.detail, o.attempts`;
+returning o.id, o.message_id, o.destination, o.control_id, o.body, o.detail, o.attempts,
+          (select i.traceparent from inbox i where i.message_id = o.message_id) as traceparent`;
 
 /**
  * Pending rows, and how long until the next row that could be claimed is due (ms): not held by a
@@ -250,6 +255,7 @@ export function createOutbox(o: OutboxOptions) {
       // A body sealed with a key this process lacks: not sendable here; no content in the reason.
       r = { ok: false, retry: true, reason: (err as Error).message };
     }
+    trace.getActiveSpan()?.setAttribute('hl7.ack_code', r.ok || r.code ? (r.code ?? '') : 'none');
     if (closed && !r.ok) {
       // Cut short by close(): not an attempt of the destination; the next start sends it again.
       await release(row.id);
@@ -269,7 +275,17 @@ export function createOutbox(o: OutboxOptions) {
   }
 
   function start(row: ClaimedRow): void {
-    const p: Promise<void> = deliver(row)
+    const p: Promise<void> = inSpan(
+      'egress.send',
+      {
+        'gateway.egress.kind': o.kind,
+        'gateway.egress.destination': row.destination,
+        'gateway.egress.attempt': row.attempts + 1,
+        'gateway.message.id': row.message_id,
+      },
+      () => deliver(row),
+      { kind: SpanKind.PRODUCER, parent: contextFrom(row.traceparent) },
+    )
       .catch((err) => o.logger.error({ err: errorInfo(err), kind: o.kind }, 'egress delivery failed'))
       .finally(() => {
         running.delete(p);

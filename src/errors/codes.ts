@@ -20,6 +20,24 @@ export const ERROR_CODES = {
     hl7: '104',
     text: 'message of %s bytes is over the limit of %s bytes',
   },
+  GW_HL7_UNSTORABLE: {
+    status: 400,
+    ack: 'AR',
+    hl7: '102',
+    text: '%s holds a character that cannot be stored (%s); send it without',
+  },
+  GW_HL7_FIELD_TOO_LONG: {
+    status: 400,
+    ack: 'AR',
+    hl7: '104',
+    text: '%s is %s bytes long, over the limit of %s bytes the inbox can index',
+  },
+  GW_STORE_REFUSED: {
+    status: 400,
+    ack: 'AR',
+    hl7: '207',
+    text: 'the database refused to store this message (SQLSTATE %s); it cannot be stored as it is',
+  },
   GW_STORE_UNAVAILABLE: {
     status: 503,
     ack: 'AE',
@@ -69,6 +87,8 @@ export class GatewayError extends Error {
   readonly status: number;
   readonly ack: 'AR' | 'AE';
   readonly hl7Code: string;
+  /** Where in the message the error is (ERR-2: segment, sequence, field), when one field is to blame. */
+  location?: { segment: string; field: number };
 
   constructor(
     readonly code: ErrorCode,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { badRequest } from './outcome.js';
 import type { Resource } from './types.js';
 
@@ -41,11 +42,27 @@ function refIsPatient(r: Record<string, unknown>): boolean {
 }
 
 /** The search index rows of a resource (its current version). */
+/** Longest token value indexed as it is (UTF-8 bytes; the B-tree row limit is about 2,700). */
+const MAX_TOKEN_BYTES = 1000;
+
+/**
+ * A token value as the index holds it: longer values are kept as a prefix and the SHA-256 of the
+ * whole, on write and on search alike, so a 5,000-character identifier is stored and found.
+ */
+export function indexedValue(value: string): string {
+  if (Buffer.byteLength(value, 'utf8') <= MAX_TOKEN_BYTES) return value;
+  return `${value.slice(0, 200)}#sha256:${createHash('sha256').update(value).digest('hex')}`;
+}
+
 export function extractTokens(resource: Resource): SearchToken[] {
   const out: SearchToken[] = [];
   const push = (param: string, system: unknown, value: unknown) => {
     if (typeof value === 'string' && value !== '')
-      out.push({ param, system: typeof system === 'string' ? system : null, value });
+      out.push({
+        param,
+        system: typeof system === 'string' ? indexedValue(system) : null,
+        value: indexedValue(value),
+      });
   };
   for (const id of asArray(resource.identifier)) if (isObject(id)) push('identifier', id.system, id.value);
   const code = resource.code;
@@ -142,9 +159,9 @@ function tokenClause(name: string, value: string, bind: (v: unknown) => string):
     `exists (select 1 from fhir_search_token t where t.resource_type = r.resource_type and t.id = r.id and t.param = ${bind(param)} and ${cond})`;
   const token = (param: string) => {
     const [first, ...rest] = splitUnescaped(value, '|');
-    if (!rest.length) return exists(param, `t.value = ${bind(unescapeValue(first!))}`);
-    const system = unescapeValue(first!);
-    const code = unescapeValue(rest.join('|'));
+    if (!rest.length) return exists(param, `t.value = ${bind(indexedValue(unescapeValue(first!)))}`);
+    const system = indexedValue(unescapeValue(first!));
+    const code = indexedValue(unescapeValue(rest.join('|')));
     if (!code) return exists(param, `t.system = ${bind(system)}`);
     if (!system) return exists(param, `t.system is null and t.value = ${bind(code)}`);
     return exists(param, `t.system = ${bind(system)} and t.value = ${bind(code)}`);

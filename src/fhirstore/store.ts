@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.js';
+import { inSpanSync } from '../observability/tracing.js';
 import { validateFhir } from '../writeback/validate.js';
 import { processBundle, searchset } from './bundle.js';
 import { Repo, type ResourceValidator, type WriteResult } from './repo.js';
@@ -39,7 +40,10 @@ const criteriaString = (c: string | SearchParams) =>
       ).toString();
 
 export function createFhirStore(db: Database, opts: FhirStoreOptions = {}): FhirStore {
-  const validate = opts.validate ?? validateFhir;
+  const check = opts.validate ?? validateFhir;
+  // A span per resource validated (tracing on): the embedded store is where results are validated.
+  const validate: ResourceValidator = (resource) =>
+    inSpanSync('validate', { 'fhir.resource_type': resource.resourceType }, () => check(resource));
   const inTx = <T>(fn: (repo: Repo) => Promise<T>) => db.transaction((tx) => fn(new Repo(tx, validate)));
   const direct = new Repo(db, validate);
   return {

@@ -11,7 +11,7 @@ export interface AckOptions {
   application: string;
   facility: string;
   /** For AE/AR: HL7 table 0357 code and a readable text without message content. */
-  error?: { hl7Code: string; text: string };
+  error?: { hl7Code: string; text: string; location?: { segment: string; field: number } };
   now?: Date;
   controlId?: string;
   /** MSH-15/MSH-16 of the ACK itself (an application ACK asks for a commit ACK: `AL`, `NE`). */
@@ -91,10 +91,25 @@ export function buildAck(o: AckOptions): string {
     const name = ERROR_NAMES[o.error.hl7Code] ?? 'Application internal error';
     if (usesErr3(version)) {
       segments.push(
-        ['ERR', '', '', `${o.error.hl7Code}${cs}${name}${cs}HL70357`, 'E', '', '', '', text].join(fs),
+        [
+          'ERR',
+          '',
+          // ERR-2 (ERL): segment id, sequence, field position
+          o.error.location ? `${o.error.location.segment}${cs}1${cs}${o.error.location.field}` : '',
+          `${o.error.hl7Code}${cs}${name}${cs}HL70357`,
+          'E',
+          '',
+          '',
+          '',
+          text,
+        ].join(fs),
       );
     } else {
-      segments.push(['ERR', `${cs}${cs}${cs}${o.error.hl7Code}${ss}${name}${ss}HL70357`].join(fs));
+      // ERR-1 (ELD): segment id, sequence, field position, code
+      const at = o.error.location
+        ? `${o.error.location.segment}${cs}1${cs}${o.error.location.field}`
+        : `${cs}${cs}`;
+      segments.push(['ERR', `${at}${cs}${o.error.hl7Code}${ss}${name}${ss}HL70357`].join(fs));
     }
   }
   return `${segments.join('\r')}\r`;

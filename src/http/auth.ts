@@ -57,12 +57,19 @@ export interface ScopedTokenConfig {
 }
 
 /**
- * Checks `Authorization: Bearer <token>` against the admin token (every scope) and the scoped
+ * Checks `Authorization: Bearer <token>` against the admin token (every scope; the token or its
+ * SHA-256) and the scoped
  * tokens, comparing SHA-256 digests in constant time; undefined when not authenticated.
  */
-export function createAuthenticator(adminToken: string, tokens: readonly ScopedTokenConfig[] = []) {
+export function createAuthenticator(
+  adminToken: string | { sha256: string },
+  tokens: readonly ScopedTokenConfig[] = [],
+) {
   const known: Array<{ digest: Buffer; principal: Principal }> = [
-    { digest: digest(adminToken), principal: { name: 'admin', scopes: new Set(ALL_SCOPES) } },
+    {
+      digest: typeof adminToken === 'string' ? digest(adminToken) : Buffer.from(adminToken.sha256, 'hex'),
+      principal: { name: 'admin', scopes: new Set(ALL_SCOPES) },
+    },
     ...tokens.map((t) => ({
       digest: t.sha256 ? Buffer.from(t.sha256, 'hex') : digest(t.token ?? ''),
       principal: { name: t.name, scopes: new Set(t.scopes) },

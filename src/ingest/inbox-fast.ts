@@ -11,6 +11,8 @@ export interface FastRow {
   sha256: string;
   raw: Buffer;
   receivedAt: string;
+  /** W3C trace context of the span that received it (tracing on). */
+  traceparent?: string;
   /** Detail of its `received` lineage entry. */
   detail: Record<string, unknown>;
 }
@@ -63,6 +65,7 @@ export function createFastCommit(db: Database) {
               type: r.messageType,
               sha256: r.sha256,
               received: r.receivedAt,
+              ...(r.traceparent ? { traceparent: r.traceparent } : {}),
               off,
               len: r.raw.length,
               seq: e.seq,

@@ -1,8 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { ROOT_CONTEXT } from '@opentelemetry/api';
 import type { Database } from '../db/database.js';
 import { GatewayError } from '../errors/codes.js';
 import type { LineageStore } from '../lineage/store.js';
+import { inSpan, linkTo, traceparentOf } from '../observability/tracing.js';
 import { createFastCommit } from './inbox-fast.js';
+import { isDataError } from './storable.js';
 
 export interface InboxItem {
   channel: string;
@@ -11,6 +14,8 @@ export interface InboxItem {
   controlId: string;
   messageType: string;
   raw: Buffer;
+  /** W3C trace context the message's processing continues (default: the active span's). */
+  traceparent?: string;
 }
 
 export interface Accepted {
@@ -36,13 +41,18 @@ export interface InboxOptions {
   /** Unset: 0 on PostgreSQL (commits are one round trip), 2 ms on PGlite (each commit syncs a file). */
   maxDelayMs?: number;
   maxPending: number;
-  /** Called with the ids of newly stored (not duplicate) messages, after they are committed. */
-  onCommitted(messageIds: string[]): void;
+  /**
+   * Called with the ids of newly stored (not duplicate) messages, after they are committed, and the
+   * trace context of each that has one.
+   */
+  onCommitted(messageIds: string[], traceparents: ReadonlyMap<string, string>): void;
   /** How many accepted messages are still waiting to be processed (back-pressure). */
   backlog(): number;
   onBatch?(size: number, ms: number): void;
   /** The database refused a batch: every message in it is answered AE. */
   onStoreError?(err: unknown): void;
+  /** The database refused one message for its data (it is answered AR; the others are stored). */
+  onRowRefused?(err: unknown): void;
   /** Encrypts a raw body for storage (AES-256-GCM, src/security/raw-cipher.ts); unset: stored as received. */
   seal?(raw: Buffer): Buffer;
 }
@@ -90,9 +100,15 @@ export class Inbox {
     if (backlog >= this.opts.maxPending) {
       return Promise.reject(new GatewayError('GW_INBOX_FULL', String(backlog)));
     }
+    const traceparent = item.traceparent ?? traceparentOf();
+    const stored: InboxItem = {
+      ...item,
+      ...(this.opts.seal ? { raw: this.opts.seal(item.raw) } : {}),
+      ...(traceparent ? { traceparent } : {}),
+    };
     return new Promise<Accepted>((resolve, reject) => {
       this.queue.push({
-        item: this.opts.seal ? { ...item, raw: this.opts.seal(item.raw) } : item,
+        item: stored,
         sha256: createHash('sha256').update(item.raw).digest('hex'),
         bytes: item.raw.length,
         receivedAt: new Date().toISOString(),
@@ -118,7 +134,13 @@ export class Inbox {
         }
         const batch = this.queue.splice(0, this.opts.maxBatch);
         const t0 = performance.now();
-        await this.commit(batch);
+        // One span for the group commit (its own trace, linked to every message's): the database
+        // work of many messages belongs to none of them alone.
+        const links = batch.flatMap((p) => linkTo(p.item.traceparent) ?? []);
+        await inSpan('inbox.commit', { 'gateway.batch.size': batch.length }, () => this.commit(batch), {
+          parent: ROOT_CONTEXT,
+          links,
+        });
         this.opts.onBatch?.(batch.length, performance.now() - t0);
       }
     } finally {
@@ -136,64 +158,22 @@ export class Inbox {
     const unique = [...firstByKey.values()];
     let stored: Map<string, string>;
     let existing: Map<string, string>;
+    const refused = new Map<Pending, GatewayError>();
     try {
-      [stored, existing] =
-        (await this.commitFast(unique)) ??
-        (await this.db.transaction(async (tx) => {
-          const ids = unique.map(() => randomUUID());
-          const params: unknown[] = [];
-          const values = unique.map((p, i) => {
-            params.push(
-              ids[i],
-              p.item.channel,
-              p.item.sender,
-              p.item.controlId,
-              p.item.messageType,
-              p.sha256,
-              p.item.raw,
-              p.receivedAt,
-            );
-            const b = i * 8;
-            return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8})`;
-          });
-          const ins = await tx.query<{ message_id: string; sender: string; control_id: string }>(
-            `insert into inbox (message_id, channel, sender, control_id, message_type, sha256, raw, received_at)
-           values ${values.join(', ')}
-           on conflict (sender, control_id) do nothing
-           returning message_id, sender, control_id`,
-            params,
-          );
-          const storedIds = new Map(ins.rows.map((r) => [keyOf(r.sender, r.control_id), r.message_id]));
-          const dupes = unique.filter((p) => !storedIds.has(keyOf(p.item.sender, p.item.controlId)));
-          const existingIds = new Map<string, string>();
-          if (dupes.length > 0) {
-            const found = await tx.query<{ message_id: string; sender: string; control_id: string }>(
-              `select message_id, sender, control_id from inbox
-              where (sender, control_id) in (select * from unnest($1::text[], $2::text[]))`,
-              [dupes.map((p) => p.item.sender), dupes.map((p) => p.item.controlId)],
-            );
-            for (const r of found.rows) existingIds.set(keyOf(r.sender, r.control_id), r.message_id);
-          }
-          await this.lineage.append(
-            tx,
-            unique
-              .filter((p) => storedIds.has(keyOf(p.item.sender, p.item.controlId)))
-              .map((p) => ({
-                messageId: storedIds.get(keyOf(p.item.sender, p.item.controlId))!,
-                stage: 'received',
-                at: p.receivedAt,
-                detail: receivedDetail(p),
-              })),
-          );
-          return [storedIds, existingIds] as const;
-        }));
+      [stored, existing] = (await this.commitFast(unique)) ?? (await this.commitTx(unique));
     } catch (cause) {
-      this.opts.onStoreError?.(cause);
-      const err = new GatewayError('GW_STORE_UNAVAILABLE');
-      for (const p of batch) p.reject(err);
-      return;
+      if (!isDataError(cause)) {
+        this.opts.onStoreError?.(cause);
+        const err = new GatewayError('GW_STORE_UNAVAILABLE');
+        for (const p of batch) p.reject(err);
+        return;
+      }
+      // One row the database refuses (its data, not the database being away) must not fail the
+      // others: store them one by one, and refuse only the rows that are refused alone.
+      [stored, existing] = await this.commitEach(unique, refused);
     }
     const newIds: string[] = [];
+    const traceparents = new Map<string, string>();
     const seen = new Set<string>();
     for (const p of batch) {
       const key = keyOf(p.item.sender, p.item.controlId);
@@ -201,14 +181,94 @@ export class Inbox {
       if (id && !seen.has(key)) {
         seen.add(key);
         newIds.push(id);
+        if (p.item.traceparent) traceparents.set(id, p.item.traceparent);
         p.resolve({ messageId: id, duplicate: false, sha256: p.sha256 });
       } else {
         const dup = id ?? existing.get(key);
+        const first = firstByKey.get(key);
         if (dup) p.resolve({ messageId: dup, duplicate: true, sha256: p.sha256 });
-        else p.reject(new GatewayError('GW_STORE_UNAVAILABLE'));
+        else p.reject((first && refused.get(first)) ?? new GatewayError('GW_STORE_UNAVAILABLE'));
       }
     }
-    if (newIds.length > 0) this.opts.onCommitted(newIds);
+    if (newIds.length > 0) this.opts.onCommitted(newIds, traceparents);
+  }
+
+  /** The statement-by-statement commit (duplicates sorted out): one transaction for the rows. */
+  private commitTx(unique: Pending[]): Promise<readonly [Map<string, string>, Map<string, string>]> {
+    return this.db.transaction(async (tx) => {
+      const ids = unique.map(() => randomUUID());
+      const params: unknown[] = [];
+      const values = unique.map((p, i) => {
+        params.push(
+          ids[i],
+          p.item.channel,
+          p.item.sender,
+          p.item.controlId,
+          p.item.messageType,
+          p.sha256,
+          p.item.raw,
+          p.receivedAt,
+          p.item.traceparent ?? null,
+        );
+        const b = i * 9;
+        return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9})`;
+      });
+      const ins = await tx.query<{ message_id: string; sender: string; control_id: string }>(
+        `insert into inbox (message_id, channel, sender, control_id, message_type, sha256, raw, received_at,
+                            traceparent)
+       values ${values.join(', ')}
+       on conflict (sender, control_id) do nothing
+       returning message_id, sender, control_id`,
+        params,
+      );
+      const storedIds = new Map(ins.rows.map((r) => [keyOf(r.sender, r.control_id), r.message_id]));
+      const dupes = unique.filter((p) => !storedIds.has(keyOf(p.item.sender, p.item.controlId)));
+      const existingIds = new Map<string, string>();
+      if (dupes.length > 0) {
+        const found = await tx.query<{ message_id: string; sender: string; control_id: string }>(
+          `select message_id, sender, control_id from inbox
+          where (sender, control_id) in (select * from unnest($1::text[], $2::text[]))`,
+          [dupes.map((p) => p.item.sender), dupes.map((p) => p.item.controlId)],
+        );
+        for (const r of found.rows) existingIds.set(keyOf(r.sender, r.control_id), r.message_id);
+      }
+      await this.lineage.append(
+        tx,
+        unique
+          .filter((p) => storedIds.has(keyOf(p.item.sender, p.item.controlId)))
+          .map((p) => ({
+            messageId: storedIds.get(keyOf(p.item.sender, p.item.controlId))!,
+            stage: 'received',
+            at: p.receivedAt,
+            detail: receivedDetail(p),
+          })),
+      );
+      return [storedIds, existingIds] as const;
+    });
+  }
+
+  /** Row by row, after the batch failed on a data error: refused rows are put in `refused`. */
+  private async commitEach(
+    unique: Pending[],
+    refused: Map<Pending, GatewayError>,
+  ): Promise<readonly [Map<string, string>, Map<string, string>]> {
+    const stored = new Map<string, string>();
+    const existing = new Map<string, string>();
+    for (const p of unique) {
+      try {
+        const [s, e] = await this.commitTx([p]);
+        for (const [k, v] of s) stored.set(k, v);
+        for (const [k, v] of e) existing.set(k, v);
+      } catch (err) {
+        if (isDataError(err)) {
+          refused.set(p, new GatewayError('GW_STORE_REFUSED', String((err as { code: string }).code)));
+          this.opts.onRowRefused?.(err);
+        } else {
+          this.opts.onStoreError?.(err);
+        }
+      }
+    }
+    return [stored, existing] as const;
   }
 
   /** The whole batch in one statement when none of it is a duplicate; undefined: use the transaction. */
@@ -227,6 +287,7 @@ export class Inbox {
         sha256: p.sha256,
         raw: p.item.raw,
         receivedAt: p.receivedAt,
+        ...(p.item.traceparent ? { traceparent: p.item.traceparent } : {}),
         detail: receivedDetail(p),
       })),
     );

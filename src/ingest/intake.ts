@@ -1,3 +1,4 @@
+import type { Span } from '@opentelemetry/api';
 import { GatewayError } from '../errors/codes.js';
 import { type AckCode, buildAck, hl7Timestamp } from '../hl7/ack.js';
 import { batchHeaders, buildBatchAck, splitMessages } from '../hl7/batch.js';
@@ -7,9 +8,11 @@ import { Hl7ParseError, parseHl7 } from '../hl7/parser.js';
 import type { Logger } from '../observability/logger.js';
 import { errorInfo } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { inSpan, traceparentOf } from '../observability/tracing.js';
 import type { Inbox } from './inbox.js';
 import type { OutcomeWaiter } from './outcomes.js';
 import { senderAllowed } from './senders.js';
+import { assertStorable } from './storable.js';
 
 export interface IntakeResult {
   /** The whole answer: one ACK, or for a batch every ACK (or the batch ACK). */
@@ -87,21 +90,50 @@ export function createHl7Intake(o: IntakeOptions): Hl7Intake {
   ) => {
     const code = enhanced(header) ? ENHANCED[base] : base;
     o.metrics.acks.inc({ channel, code });
+    // Every message received gets exactly one ACK here: the per-sender counts of a Mirth channel.
+    const sender = o.metrics.sender(header ? senderKey(header) : undefined);
+    o.metrics.senderReceived.inc({ sender });
+    o.metrics.senderAcks.inc({ sender, code });
     const text = buildAck({
       code,
       header,
       application: o.application,
       facility: o.facility,
-      ...(error ? { error: { hl7Code: error.hl7Code, text: `${error.code}: ${error.message}` } } : {}),
+      ...(error
+        ? {
+            error: {
+              hl7Code: error.hl7Code,
+              text: `${error.code}: ${error.message}`,
+              ...(error.location ? { location: error.location } : {}),
+            },
+          }
+        : {}),
     });
     return { ack: text, code, acks: [text] } satisfies IntakeResult;
   };
 
-  async function one(text: string, raw: Buffer, channel: string): Promise<IntakeResult> {
+  /** One message, in a span of its own (a batch has one per message): the root of its processing. */
+  const one = (text: string, raw: Buffer, channel: string): Promise<IntakeResult> =>
+    inSpan('intake', { 'gateway.channel': channel }, async (span) => {
+      const r = await accept(text, raw, channel, span);
+      span.setAttribute('hl7.ack_code', r.code);
+      if (r.messageId)
+        span.setAttributes({ 'gateway.message.id': r.messageId, 'gateway.duplicate': !!r.duplicate });
+      return r;
+    });
+
+  async function accept(text: string, raw: Buffer, channel: string, span: Span): Promise<IntakeResult> {
     o.metrics.messagesReceived.inc({ channel });
     let header: MshHeader | undefined;
     try {
       header = readHeader(text);
+      // Names of systems and of the message, never of a patient.
+      span.setAttributes({
+        'hl7.message_type': [header.messageType, header.triggerEvent].filter(Boolean).join('^'),
+        'hl7.control_id': header.controlId,
+        'hl7.version': header.version,
+        'hl7.sender': senderKey(header),
+      });
       if (!header.controlId) throw new GatewayError('GW_HL7_NO_CONTROL_ID');
       if (!header.messageType) throw new GatewayError('GW_HL7_NO_TYPE');
       if (policy.processingIds.length > 0 && !policy.processingIds.includes(header.processingId)) {
@@ -127,16 +159,21 @@ export function createHl7Intake(o: IntakeOptions): Hl7Intake {
         }
         throw err;
       }
+      // Before it joins a group commit: a row the database can never store is refused alone.
+      assertStorable(text, header);
       const messageType = header.triggerEvent
         ? `${header.messageType}^${header.triggerEvent}`
         : header.messageType;
-      const accepted = await o.inbox.accept({
+      const traceparent = traceparentOf();
+      const item = {
         channel,
         sender: senderKey(header),
         controlId: header.controlId,
         messageType,
         raw,
-      });
+        ...(traceparent ? { traceparent } : {}),
+      };
+      const accepted = await inSpan('intake.commit', {}, () => o.inbox.accept(item));
       if (policy.timing === 'processed' && !enhanced(header) && o.outcomes) {
         const outcome = await o.outcomes.wait(accepted.messageId, policy.processedTimeoutMs);
         if (outcome === 'failed') throw new GatewayError('GW_NOT_PROCESSED', 'failed');

@@ -6,9 +6,11 @@
  */
 import type { Bundle, Resource } from '../fhirstore/types.js';
 import { buildModelDevice, modelCardDocumentId } from '../writeback/builders.js';
+import { AI_INPUTS_CS, AI_MODEL_CARD_PROFILE, MODEL_CARD_DOCUMENT_PROFILE } from '../writeback/profiles.js';
 import type { ModelCard } from './card.js';
 
-export const AI_MODEL_CARD_CS = 'http://hl7.org/fhir/uv/aitransparency/CodeSystem/AImodelCardCS';
+/** The IG's codes for model cards (DocumentReference.type and .category). */
+export const AI_MODEL_CARD_CS = AI_INPUTS_CS;
 
 export interface CardVersion {
   name: string;
@@ -117,13 +119,14 @@ export function renderCardMarkdown(v: CardVersion, live: readonly string[] = [])
 /** The AI Device of a version and the DocumentReference of its card (subject: the Device). */
 export function buildCardResources(
   v: CardVersion,
-  issuedAt: string,
+  issuedAt: string | undefined,
 ): { device: Resource; document: Resource } {
   const device = buildModelDevice({ name: v.name, version: v.version, sha256: v.sha256, card: v.card });
   const markdown = renderCardMarkdown(v);
   const document: Resource = {
     resourceType: 'DocumentReference',
     id: modelCardDocumentId(v),
+    meta: { profile: [MODEL_CARD_DOCUMENT_PROFILE, AI_MODEL_CARD_PROFILE] },
     identifier: [
       {
         system: 'http://clinical-ml-gateway.dev/fhir/model-card',
@@ -131,10 +134,14 @@ export function buildCardResources(
       },
     ],
     status: v.status === 'retired' ? 'superseded' : 'current',
-    type: { coding: [{ system: AI_MODEL_CARD_CS, code: 'AIModelCard', display: 'AI Model Card' }] },
-    category: [{ coding: [{ system: AI_MODEL_CARD_CS, code: 'AIModelCard', display: 'AI Model Card' }] }],
+    type: { coding: [{ system: AI_MODEL_CARD_CS, code: 'AIModelCard', display: 'AI Model-Card' }] },
+    category: [
+      {
+        coding: [{ system: AI_MODEL_CARD_CS, code: 'AIModelCardMarkdownFormat', display: 'Markdown Format' }],
+      },
+    ],
     subject: { reference: `Device/${device.id}`, display: `${v.name} ${v.version}` },
-    date: issuedAt,
+    ...(issuedAt ? { date: issuedAt } : {}),
     description: `Model card of ${v.name} ${v.version}`,
     content: [
       {

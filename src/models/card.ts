@@ -86,6 +86,8 @@ export const modelCardSchema = z
     output: z.strictObject({
       code: coding,
       unit: z.strictObject({ code: z.string().min(1), display: z.string().min(1) }),
+      /** Observation.category of the results; unset: observation-category `survey` (a risk assessment). */
+      category: coding.optional(),
     }),
     thresholds: z.array(threshold).default([]),
     goldenCases: z.array(goldenCase).default([]),

@@ -6,16 +6,19 @@
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { GatewayConfig } from '../config/schema.js';
+import { claimRun, processHolder } from '../db/cluster-run.js';
 import type { Database } from '../db/database.js';
 import type { Mapping } from '../features/mapping.js';
+import type { Resource } from '../fhirstore/types.js';
 import type { LineageStore } from '../lineage/store.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { createBullmqScoreQueue, createInProcessScoreQueue, type ScoreQueue } from '../queue/score-queue.js';
 import type { FhirWriter } from '../writeback/writer.js';
 import { batcherObserver } from './batcher-metrics.js';
-import { buildCardBundle } from './card-render.js';
-import { aliases, listVersions, type ModelVersion } from './governance.js';
+import type { ModelCard } from './card.js';
+import { buildCardBundle, buildCardResources } from './card-render.js';
+import { aliases, getVersion, listVersions, type ModelVersion } from './governance.js';
 import { createGovernedRegistry, type GovernedRegistry } from './governed.js';
 import { sessionOptions } from './inference-thread.js';
 import { createRescorer, type RescoreDeps } from './rescore.js';
@@ -98,6 +101,22 @@ export function registerModelApi(
   return api;
 }
 
+/**
+ * The card DocumentReference of a model version as the prediction writer puts it in a result's
+ * transaction (src/pipeline/prediction.ts): the same resource publishCard writes, from the registry's
+ * record of the version (approval and status included); from the card alone for a version the
+ * registry does not hold.
+ */
+export function cardDocuments(db: Database) {
+  return async (m: { name: string; version: string; sha256: string; card: unknown }): Promise<Resource> => {
+    const v = await getVersion(db, m.name, m.version);
+    if (v && v.sha256 === m.sha256) return buildCardResources(v, v.approvedAt ?? v.createdAt).document;
+    const card = m.card as ModelCard;
+    return buildCardResources({ name: m.name, version: m.version, sha256: m.sha256, card }, undefined)
+      .document;
+  };
+}
+
 /** Publishes the Device and card of every version behind an alias (at start; idempotent PUTs). */
 export async function publishLiveCards(db: Database, writer: FhirWriter, logger: Logger): Promise<void> {
   const live = await aliases(db);
@@ -134,7 +153,17 @@ export async function startModelJobs(
     activeWithinMs: r.activeWithinMs,
     writeConcurrency: config.processing.concurrency,
   });
-  queue.start({ score: rescorer.score, tick: async (at) => void (await rescorer.tick(at)) });
+  // BullMQ's job scheduler fires each tick once for the cluster; the in-process timers of several
+  // processes on one database claim each tick first, so one of them plans it.
+  const holder = processHolder();
+  const claimed = async () =>
+    queue.kind === 'bullmq' || (await claimRun(d.db, 'rescore-tick', holder, r.intervalMs));
+  queue.start({
+    score: rescorer.score,
+    tick: async (at) => {
+      if (await claimed()) await rescorer.tick(at);
+    },
+  });
   await queue.schedule(r.intervalMs);
   d.api.rescore = (name) => rescorer.tick(new Date().toISOString(), name);
   void publishLiveCards(d.db, d.writer, d.logger);

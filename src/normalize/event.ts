@@ -20,11 +20,17 @@ export interface PatientInfo {
   birthDate?: string;
   /** Administrative sex as sent (HL7 table 0001 or FHIR code). */
   sex?: string;
+  /** FHIR inputs: the literal reference the input gave the patient (`Patient/123` or an absolute URL). */
+  reference?: string;
 }
 
 export interface EncounterInfo {
   /** PV1-19 visit number or FHIR Encounter identifier. */
   identifier?: string;
+  /** Assigning authority of the visit number (PV1-19.4) or the FHIR identifier's system. */
+  assigner?: string;
+  /** FHIR inputs: the literal reference of the encounter (`Encounter/123`). */
+  reference?: string;
   /** PV1-2 patient class (I, O, E...). */
   patientClass?: string;
   /** PV1-3 point of care, as text. */

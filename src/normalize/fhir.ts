@@ -1,3 +1,4 @@
+import { decodeUriPart } from '../writeback/content-ids.js';
 import type {
   CanonicalObservation,
   ClinicalEvent,
@@ -34,8 +35,11 @@ export interface IdentifierMapping {
 export function authorityOf(system: string | undefined, m: IdentifierMapping): string | undefined {
   if (!system) return undefined;
   for (const [authority, s] of Object.entries(m.systems)) if (s === system) return authority;
-  if (m.defaultSystemPrefix && system.startsWith(m.defaultSystemPrefix))
-    return system.slice(m.defaultSystemPrefix.length);
+  // The gateway writes `prefix` + the authority percent-encoded (src/writeback/content-ids.ts).
+  if (m.defaultSystemPrefix && system.startsWith(m.defaultSystemPrefix)) {
+    const part = system.slice(m.defaultSystemPrefix.length);
+    return decodeUriPart(part) ?? part;
+  }
   return system;
 }
 
@@ -81,6 +85,8 @@ export function encounterInfo(enc: Json): EncounterInfo {
   const loc = Array.isArray(enc?.location) ? enc.location[0]?.location?.display : undefined;
   return {
     ...(id ? { identifier: String(id.value) } : enc?.id ? { identifier: `Encounter/${enc.id}` } : {}),
+    ...(id && typeof id.system === 'string' ? { assigner: id.system } : {}),
+    ...(typeof enc?.id === 'string' ? { reference: `Encounter/${enc.id}` } : {}),
     ...(typeof enc?.class?.code === 'string' ? { patientClass: enc.class.code } : {}),
     ...(typeof loc === 'string' ? { location: loc } : {}),
   };
@@ -171,12 +177,50 @@ export function normalizeFhir(input: FhirEventInput): ClinicalEvent {
       if (t && (!occurredAt || Date.parse(t) > Date.parse(occurredAt))) occurredAt = t;
     } else if (resource.resourceType === 'Encounter' && !encounter) encounter = encounterInfo(resource);
   }
+  encounter ??= encounterOfObservations(input.resources);
+  const patientRef = patientReference(input.resources);
   return {
     source: input.source,
     ...(occurredAt ? { occurredAt } : {}),
-    patient: input.patient,
+    patient:
+      patientRef && !input.patient.reference ? { ...input.patient, reference: patientRef } : input.patient,
     ...(encounter ? { encounter } : {}),
     observations,
     fhir: input.resources,
   };
+}
+
+const LITERAL = (type: string) => new RegExp(`^(https?://\\S+/)?${type}/[A-Za-z0-9\\-.]{1,64}$`);
+
+/** The literal reference the input gives its patient: a Patient's own id, else an Observation's subject. */
+function patientReference(resources: readonly FhirInput[]): string | undefined {
+  for (const { resource } of resources)
+    if (resource.resourceType === 'Patient' && typeof resource.id === 'string')
+      return `Patient/${resource.id}`;
+  for (const { resource } of resources) {
+    const ref = (resource as Json).subject?.reference;
+    if (typeof ref === 'string' && LITERAL('Patient').test(ref)) return ref;
+  }
+  return undefined;
+}
+
+/** The encounter an input Observation names (`Observation.encounter`: a literal reference and/or identifier). */
+function encounterOfObservations(resources: readonly FhirInput[]): EncounterInfo | undefined {
+  for (const { resource } of resources) {
+    if (resource.resourceType !== 'Observation') continue;
+    const enc = (resource as Json).encounter;
+    if (!enc || typeof enc !== 'object') continue;
+    const ref =
+      typeof enc.reference === 'string' && LITERAL('Encounter').test(enc.reference)
+        ? enc.reference
+        : undefined;
+    const id = typeof enc.identifier?.value === 'string' ? enc.identifier : undefined;
+    if (!ref && !id) continue;
+    return {
+      ...(id ? { identifier: String(id.value) } : ref ? { identifier: ref } : {}),
+      ...(id && typeof id.system === 'string' ? { assigner: id.system } : {}),
+      ...(ref ? { reference: ref } : {}),
+    };
+  }
+  return undefined;
 }

@@ -121,6 +121,7 @@ function readEncounter(pv1: Hl7Segment | undefined): EncounterInfo | undefined {
   if (!pv1) return undefined;
   const e: EncounterInfo = defined({
     identifier: present(pv1.value(19)),
+    assigner: present(pv1.value(19, 4)),
     patientClass: present(pv1.value(2)),
     location: present(asText(pv1.repetitions(3)[0], pv1.delimiters.component)),
   });

@@ -1,11 +1,13 @@
 import pino, { type Logger } from 'pino';
+import { activeTraceIds } from './tracing.js';
 
 export type { Logger };
 
 /**
  * Structured JSON logs. Callers log ids (gateway message id, trace id, model name) and counts,
  * never a message body, a value of a patient or an identifier of one. As a second line of defence
- * the keys that could carry such data are redacted wherever they appear.
+ * the keys that could carry such data are redacted wherever they appear. A line written while a
+ * span is active carries its `trace_id`, `span_id` and `trace_flags` (tracing on: OTEL_* variables).
  */
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino(
@@ -28,6 +30,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
         censor: '[redacted]',
       },
       formatters: { level: (label) => ({ level: label }) },
+      mixin: () => activeTraceIds() ?? {},
     },
     destination,
   );

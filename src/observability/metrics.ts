@@ -1,9 +1,33 @@
+import { readFileSync } from 'node:fs';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { senderLabels } from './sender-label.js';
+
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+export interface MetricsOptions {
+  /** Senders (MSH-3|MSH-4) with series of their own; later ones count as "other" (config metrics.maxSenders). */
+  maxSenders?: number;
+}
 
 /** The gateway's metrics, on a registry of its own (never the global one), so tests can run many. */
-export function createMetrics() {
+export function createMetrics(opts: MetricsOptions = {}) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'gateway_process_' });
+  // prom-client's standard names (process_cpu_seconds_total, nodejs_eventloop_lag_seconds, ...), as
+  // every Node.js dashboard and alert expects them; the job/instance labels tell the gateway apart.
+  collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: 'gateway_build_info',
+    help: 'Always 1: the version of the gateway and of Node.js running it',
+    labelNames: ['version', 'nodejs'] as const,
+    registers: [registry],
+  }).set({ version: VERSION, nodejs: process.versions.node }, 1);
+  /** Readers of gauges taken at each scrape from the database (see watch below). */
+  const scraped = {
+    oldestAgeSeconds: undefined as (() => Promise<number>) | undefined,
+    deadLetters: undefined as (() => Promise<number>) | undefined,
+  };
   const stageBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
   /** The queue of every open micro-batcher, read at each scrape (see watchModelQueue). */
   const modelQueued = scrapedModelGauge(
@@ -17,8 +41,64 @@ export function createMetrics() {
     'gateway_model_inference_thread',
     'Whether stream batches run on the inference thread (1) or on the event loop (0), by model and version',
   );
+  const sender = senderLabels(opts.maxSenders ?? 50);
   return {
     registry,
+    /** The `sender` label for MSH-3|MSH-4 (bounded: see senderLabels). */
+    sender,
+    senderReceived: new Counter({
+      name: 'gateway_sender_messages_received_total',
+      help: 'HL7 v2 messages received, by sender (MSH-3|MSH-4; "other" past metrics.maxSenders)',
+      labelNames: ['sender'] as const,
+      registers: [registry],
+    }),
+    senderAcks: new Counter({
+      name: 'gateway_sender_acks_total',
+      help: 'HL7 acknowledgements sent, by sender and MSA-1 code',
+      labelNames: ['sender', 'code'] as const,
+      registers: [registry],
+    }),
+    senderProcessed: new Counter({
+      name: 'gateway_sender_messages_processed_total',
+      help: 'Messages whose processing ended, by sender and outcome (processed, ignored, failed)',
+      labelNames: ['sender', 'outcome'] as const,
+      registers: [registry],
+    }),
+    senderFailed: new Counter({
+      name: 'gateway_sender_messages_failed_total',
+      help: 'Messages that failed (dead letters), by sender and the step that failed (parse, map, infer, write, retries)',
+      labelNames: ['sender', 'stage'] as const,
+      registers: [registry],
+    }),
+    httpSeconds: new Histogram({
+      name: 'gateway_http_request_duration_seconds',
+      help: 'HTTP requests, by method, route (the pattern, not the URL) and status code',
+      labelNames: ['method', 'route', 'status_code'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    oldestAge: new Gauge({
+      name: 'gateway_oldest_unprocessed_message_age_seconds',
+      help: 'Age of the oldest message accepted and not yet processed (0 when none), read from the inbox at each scrape',
+      registers: [registry],
+      async collect() {
+        // The database away: NaN (no value), and the scrape itself does not fail.
+        if (scraped.oldestAgeSeconds) this.set(await scraped.oldestAgeSeconds().catch(() => NaN));
+      },
+    }),
+    deadLetters: new Gauge({
+      name: 'gateway_dead_letters',
+      help: 'Dead letters not resolved by a replay, read at each scrape',
+      registers: [registry],
+      async collect() {
+        if (scraped.deadLetters) this.set(await scraped.deadLetters().catch(() => NaN));
+      },
+    }),
+    /** Sets the readers of the gauges taken from the database at each scrape. */
+    watchStore(readers: { oldestAgeSeconds(): Promise<number>; deadLetters(): Promise<number> }): void {
+      scraped.oldestAgeSeconds = readers.oldestAgeSeconds;
+      scraped.deadLetters = readers.deadLetters;
+    },
     messagesReceived: new Counter({
       name: 'gateway_messages_received_total',
       help: 'Messages received, by channel',
@@ -117,6 +197,11 @@ export function createMetrics() {
     rawPruned: new Counter({
       name: 'gateway_raw_messages_pruned_total',
       help: 'Raw message bodies pruned after the retention period',
+      registers: [registry],
+    }),
+    retentionRuns: new Counter({
+      name: 'gateway_retention_runs_total',
+      help: 'Retention (pruning) runs this process claimed and ran; one per period for the whole cluster',
       registers: [registry],
     }),
     mllpConnections: new Gauge({

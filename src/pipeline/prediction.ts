@@ -1,8 +1,13 @@
+import type { Bundle, Resource } from '../fhirstore/types.js';
 import type { LineageOutput } from '../lineage/store.js';
 import { interpret } from '../models/card.js';
 import type { LoadedModel } from '../models/onnx-model.js';
-import { buildPredictionTransaction } from '../writeback/builders.js';
-import { validateFhir } from '../writeback/validate.js';
+import type { EncounterInfo } from '../normalize/event.js';
+import { inSpanSync } from '../observability/tracing.js';
+import { buildPredictionTransaction, modelCardDocumentId } from '../writeback/builders.js';
+import { contentUri, isWritableUri } from '../writeback/content-ids.js';
+import { VISIT_NUMBER_SYSTEM_PREFIX } from '../writeback/profiles.js';
+import { errorsOf, validateFhir } from '../writeback/validate.js';
 import type { FhirWriter } from '../writeback/writer.js';
 
 /** A failure that retrying will not mend: the message goes to `failed` with its reason at once. */
@@ -19,13 +24,21 @@ export interface PredictionWriterDeps {
    * is given itself (and answers 400 with the issues).
    */
   validateBeforeWrite: boolean;
+  /**
+   * The model card DocumentReference of a version (models/card-render.ts), written with the first
+   * prediction of the version in each process: so every Provenance's card exists, even when the
+   * card could not be published at start (FHIR target down). Unset: the card is not written here.
+   */
+  modelCard?(m: Prediction['model']): Promise<Resource>;
 }
 
 /** One score to write, whichever way it came (a message's event, a re-scoring tick). */
 export interface Prediction {
   /** Stable id of what triggered it (message id, re-scoring id): the write is idempotent on it. */
   eventKey: string;
-  patient: { assigner?: string | undefined; value: string };
+  patient: { assigner?: string | undefined; value: string; reference?: string | undefined };
+  /** The encounter the triggering input names (PV1-19, FHIR `encounter`). */
+  encounter?: EncounterInfo | undefined;
   model: Pick<LoadedModel, 'name' | 'version' | 'sha256' | 'card'>;
   mappingVersion: string;
   score: number;
@@ -47,38 +60,29 @@ export interface Prediction {
  */
 export function createPredictionWriter(d: PredictionWriterDeps) {
   const writtenDevices = new Set<string>();
+  const writtenCards = new Set<string>();
 
   return async function writePrediction(p: Prediction): Promise<LineageOutput> {
-    const band = interpret(p.model.card, p.score);
-    const bundle = buildPredictionTransaction({
-      eventKey: p.eventKey,
-      patient: { system: d.identifierSystem(p.patient.assigner), value: p.patient.value },
-      model: { name: p.model.name, version: p.model.version, sha256: p.model.sha256, card: p.model.card },
-      mappingVersion: p.mappingVersion,
-      score: p.score,
-      ...(band ? { interpretation: band.interpretation } : {}),
-      effectiveAt: p.effectiveAt,
-      issuedAt: p.issuedAt,
-      derivedFrom: [...new Set(p.derivedFrom ?? [])],
-      hl7Sources: (p.hl7Sources ?? []).map((s) => ({ sender: s.sender, controlId: s.controlId })),
-    });
+    const bundle = predictionBundle(p, d.identifierSystem);
     const deviceEntry = bundle.entry?.find((e) => e.resource?.resourceType === 'Device');
     const deviceUrl = deviceEntry?.request?.url ?? '';
     if (deviceEntry && writtenDevices.has(deviceUrl))
       bundle.entry = bundle.entry?.filter((e) => e !== deviceEntry);
-    for (const entry of d.validateBeforeWrite ? (bundle.entry ?? []) : []) {
-      const issues = validateFhir(entry.resource as never);
-      const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
-      if (errors.length > 0) {
-        throw new PermanentFailure(
-          `${(entry.resource as { resourceType: string }).resourceType} failed validation: ${errors
-            .map((i) => `${i.expression?.join(',') ?? ''} ${i.details?.text ?? i.diagnostics ?? ''}`.trim())
-            .join('; ')}`,
-        );
-      }
+    // The card goes through the same durable, retried path as the result: the message's job.
+    const cardUrl = `DocumentReference/${modelCardDocumentId(p.model)}`;
+    if (d.modelCard && !writtenCards.has(cardUrl)) {
+      const card = await d.modelCard(p.model);
+      bundle.entry = [{ resource: card, request: { method: 'PUT', url: cardUrl } }, ...(bundle.entry ?? [])];
+    }
+    if (d.validateBeforeWrite) {
+      const refused = inSpanSync('validate', { 'gateway.fhir.resources': bundle.entry?.length ?? 0 }, () =>
+        refusals(bundle),
+      );
+      if (refused.length > 0) throw new PermanentFailure(refused.join('; '));
     }
     const written = await d.writer.write(bundle);
     if (deviceUrl) writtenDevices.add(deviceUrl);
+    if (d.modelCard) writtenCards.add(cardUrl);
     return {
       model: p.model.name,
       modelVersion: p.model.version,
@@ -92,3 +96,57 @@ export function createPredictionWriter(d: PredictionWriterDeps) {
 }
 
 export type WritePrediction = ReturnType<typeof createPredictionWriter>;
+
+/** The transaction of one prediction, as the writer sends it (before it leaves out what it wrote). */
+export function predictionBundle(p: Prediction, identifierSystem: (assigner: string | undefined) => string) {
+  const band = interpret(p.model.card, p.score);
+  return buildPredictionTransaction({
+    eventKey: p.eventKey,
+    patient: {
+      system: identifierSystem(p.patient.assigner),
+      value: p.patient.value,
+      ...(p.patient.reference ? { reference: p.patient.reference } : {}),
+    },
+    ...(p.encounter ? { encounter: encounterRef(p.encounter) } : {}),
+    model: { name: p.model.name, version: p.model.version, sha256: p.model.sha256, card: p.model.card },
+    mappingVersion: p.mappingVersion,
+    score: p.score,
+    ...(band ? { interpretation: band.interpretation } : {}),
+    effectiveAt: p.effectiveAt,
+    issuedAt: p.issuedAt,
+    derivedFrom: [...new Set(p.derivedFrom ?? [])],
+    hl7Sources: (p.hl7Sources ?? []).map((s) => ({ sender: s.sender, controlId: s.controlId })),
+  });
+}
+
+/** Why a FHIR server that validates would refuse each resource of a bundle (`Type: expression text`). */
+export function refusals(bundle: Bundle): string[] {
+  const out: string[] = [];
+  for (const entry of bundle.entry ?? []) {
+    const errors = errorsOf(validateFhir(entry.resource as never));
+    if (errors.length > 0)
+      out.push(
+        `${(entry.resource as { resourceType: string }).resourceType} failed validation: ${errors
+          .map((i) => `${i.expression?.join(',') ?? ''} ${i.details?.text ?? i.diagnostics ?? ''}`.trim())
+          .join('; ')}`,
+      );
+  }
+  return out;
+}
+
+/** Observation.encounter: the literal reference and/or the visit number in its authority's system. */
+function encounterRef(e: EncounterInfo): { system?: string; value?: string; reference?: string } {
+  const value = e.identifier && e.identifier !== e.reference ? e.identifier : undefined;
+  const system = !value
+    ? undefined
+    : e.assigner && /^(https?|urn):/.test(e.assigner) && isWritableUri(e.assigner)
+      ? e.assigner
+      : e.assigner
+        ? contentUri(VISIT_NUMBER_SYSTEM_PREFIX, e.assigner)
+        : undefined;
+  return {
+    ...(e.reference ? { reference: e.reference } : {}),
+    ...(value ? { value } : {}),
+    ...(system ? { system } : {}),
+  };
+}

@@ -1,4 +1,5 @@
-import type { Database, Queryable } from '../db/database.js';
+import { trace } from '@opentelemetry/api';
+import type { Database } from '../db/database.js';
 import { GatewayError } from '../errors/codes.js';
 import { extractFeatures, triggersScoring, usesMessageType } from '../features/extract.js';
 import type { Mapping } from '../features/mapping.js';
@@ -6,6 +7,7 @@ import { assembleVector, type FeatureStore } from '../features/state.js';
 import { decodeHl7Bytes } from '../hl7/charset.js';
 import { Hl7ParseError, parseHl7 } from '../hl7/parser.js';
 import { SPLIT_MESSAGE_TYPE } from '../ingest/fhir/split.js';
+import { isDataError } from '../ingest/storable.js';
 import type { LineageEntryInput } from '../lineage/chain.js';
 import type { LineageOutput, LineageStore } from '../lineage/store.js';
 import { ModelInputError } from '../models/onnx-model.js';
@@ -18,11 +20,12 @@ import { patientKey, primaryIdentifier } from '../normalize/patient-key.js';
 import type { Logger } from '../observability/logger.js';
 import { errorInfo } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { inSpan } from '../observability/tracing.js';
+import { contextFrom, inSpan, SpanKind } from '../observability/tracing.js';
 import { recordDeadLetter, resolveDeadLetter } from '../recovery/dead-letters.js';
 import { type RawCipher, RawCipherError } from '../security/raw-cipher.js';
 import type { FhirWriter } from '../writeback/writer.js';
-import { createPredictionWriter, PermanentFailure } from './prediction.js';
+import type { FinishedMessage, FinishHook } from './finish-hooks.js';
+import { createPredictionWriter, PermanentFailure, type PredictionWriterDeps } from './prediction.js';
 import { hl7SourceRef, parseHl7SourceRef } from './source-ref.js';
 
 export interface PipelineDeps {
@@ -43,6 +46,8 @@ export interface PipelineDeps {
   validateBeforeWrite: boolean;
   /** Opens raw bodies sealed at rest. */
   cipher: RawCipher;
+  /** The model card DocumentReference, written with a version's first result (PredictionWriterDeps). */
+  modelCard?: PredictionWriterDeps['modelCard'];
   now?: () => Date;
   /** Rows written with a message's outcome, in its transaction (the egress outbox: ORU, application ACKs). */
   onFinish?: FinishHook;
@@ -52,6 +57,7 @@ export interface PipelineDeps {
   patientDigests?(patient: ClinicalEvent['patient']): string[];
 }
 
+export { type FinishedMessage, type FinishHook, finishHooks } from './finish-hooks.js';
 export { PermanentFailure };
 
 export interface InboxRow {
@@ -62,46 +68,8 @@ export interface InboxRow {
   raw: Uint8Array | null;
   status: string;
   attempts?: number;
-}
-
-/** How a message's processing ended, as the hooks that write with it see it. */
-export interface FinishedMessage {
-  messageId: string;
-  status: 'processed' | 'ignored' | 'failed';
-  reason: string | null;
-  /** Failed: the step (parse, map, infer, write, retries) and HL7 table 0357 code when one fits. */
-  failedAt?: string;
-  errorCode?: string;
-  stages: readonly LineageEntryInput[];
-  outputs: readonly LineageOutput[];
-  /** Set once the message was normalized. */
-  event?: ClinicalEvent;
-  /** The raw bytes, when this run opened them. */
-  bytes?: Buffer;
-  /** Per mapping the message fed: its input vector and the scores made (model monitoring). */
-  monitored?: readonly MonitoredInput[];
-}
-
-/**
- * Called inside the transaction that records a message's outcome (so what it writes commits with
- * it, exactly once), then `committed()` after that transaction committed.
- */
-export interface FinishHook {
-  write(tx: Queryable, finished: FinishedMessage): Promise<void>;
-  committed(): void;
-}
-
-/** Several hooks as one (each writes in the same transaction, in order); undefined for none. */
-export function finishHooks(hooks: readonly FinishHook[]): FinishHook | undefined {
-  if (hooks.length === 0) return undefined;
-  return {
-    async write(tx, finished) {
-      for (const h of hooks) await h.write(tx, finished);
-    },
-    committed() {
-      for (const h of hooks) h.committed();
-    },
-  };
+  /** W3C trace context of the span that received it (migration 040); null when tracing was off. */
+  traceparent?: string | null;
 }
 
 /** Where a failure happened, for the dead-letter store. */
@@ -129,60 +97,86 @@ export function createPipeline(d: PipelineDeps) {
     failure?: FailurePoint,
     more: Pick<FinishedMessage, 'event' | 'outputs' | 'bytes' | 'errorCode' | 'monitored'> = { outputs: [] },
   ) {
-    const done = await d.db.transaction(async (tx) => {
-      // The models its lineage names and its patient digests (search: GET /messages) go with the status.
-      const models = [
-        ...new Set(stages.flatMap((s) => (typeof s.detail.model === 'string' ? [s.detail.model] : []))),
-      ].sort();
-      const patients = more.event && d.patientDigests ? d.patientDigests(more.event.patient) : null;
-      const r = await tx.query(
-        `update inbox set status = $2, status_reason = $3, updated_at = now(),
-                models = case when cardinality($4::text[]) > 0 then $4::text[] else models end,
-                patient_digests = coalesce($5::text[], patient_digests)
-          where message_id = $1 and status = 'received'`,
-        [messageId, status, reason, models, patients],
-      );
-      // Another worker finished it first (a retried job): keep its record only.
-      if (r.rowCount !== 1) return false;
-      await d.lineage.append(tx, stages);
-      if (status === 'failed' && failure)
-        await recordDeadLetter(tx, { messageId, reason: reason ?? 'failed', at: now(), ...failure });
-      else await resolveDeadLetter(tx, messageId, now());
-      await d.onFinish?.write(tx, {
-        messageId,
-        status: status as FinishedMessage['status'],
-        reason,
-        ...(failure ? { failedAt: failure.stage } : {}),
-        stages,
-        ...more,
-      });
-      return true;
-    });
+    trace.getActiveSpan()?.setAttribute('gateway.outcome', status);
+    let sender: string | undefined;
+    const done = await inSpan('lineage', { 'gateway.lineage.entries': stages.length }, () =>
+      d.db.transaction(async (tx) => {
+        // The models its lineage names and its patient digests (search: GET /messages) go with the status.
+        const models = [
+          ...new Set(stages.flatMap((s) => (typeof s.detail.model === 'string' ? [s.detail.model] : []))),
+        ].sort();
+        const patients = more.event && d.patientDigests ? d.patientDigests(more.event.patient) : null;
+        const r = await tx.query<{ sender: string }>(
+          `update inbox set status = $2, status_reason = $3, updated_at = now(),
+                  models = case when cardinality($4::text[]) > 0 then $4::text[] else models end,
+                  patient_digests = coalesce($5::text[], patient_digests)
+            where message_id = $1 and status = 'received' returning sender`,
+          [messageId, status, reason, models, patients],
+        );
+        // Another worker finished it first (a retried job): keep its record only.
+        if (r.rowCount !== 1) return false;
+        sender = r.rows[0]?.sender;
+        await d.lineage.append(tx, stages);
+        if (status === 'failed' && failure)
+          await recordDeadLetter(tx, { messageId, reason: reason ?? 'failed', at: now(), ...failure });
+        else await resolveDeadLetter(tx, messageId, now());
+        await d.onFinish?.write(tx, {
+          messageId,
+          status: status as FinishedMessage['status'],
+          reason,
+          ...(failure ? { failedAt: failure.stage } : {}),
+          stages,
+          ...more,
+        });
+        return true;
+      }),
+    );
     if (done) d.onFinish?.committed();
     d.metrics.messagesProcessed.inc({ outcome: status });
+    if (done) {
+      const label = d.metrics.sender(sender);
+      d.metrics.senderProcessed.inc({ sender: label, outcome: status });
+      if (status === 'failed')
+        d.metrics.senderFailed.inc({ sender: label, stage: failure?.stage ?? 'unknown' });
+    }
   }
 
   async function timed<T>(
     stage: string,
-    attrs: Record<string, string>,
+    attrs: Record<string, string | number>,
     fn: () => Promise<T> | T,
+    spanName = stage,
   ): Promise<T> {
     const t0 = performance.now();
     try {
-      return await inSpan(stage, attrs, async () => fn());
+      return await inSpan(spanName, attrs, async () => fn());
     } finally {
       d.metrics.stageSeconds.observe({ stage }, (performance.now() - t0) / 1000);
     }
   }
 
-  async function process(messageId: string, attempt = 1): Promise<void> {
+  /**
+   * Processes one stored message, in a span continuing the trace it was received in (the job's
+   * trace context, else the one stored with it), whichever process received it.
+   */
+  async function process(messageId: string, attempt = 1, traceparent?: string): Promise<void> {
     const row = (
       await d.db.query<InboxRow>(
-        'select message_id, channel, sender, control_id, raw, status from inbox where message_id = $1',
+        'select message_id, channel, sender, control_id, raw, status, traceparent from inbox where message_id = $1',
         [messageId],
       )
     ).rows[0];
     if (!row || row.status !== 'received') return;
+    await inSpan(
+      'process',
+      { 'gateway.message.id': messageId, 'gateway.channel': row.channel, 'gateway.attempt': attempt },
+      () => run(row, attempt),
+      { kind: SpanKind.CONSUMER, parent: contextFrom(traceparent ?? row.traceparent) },
+    );
+  }
+
+  async function run(row: InboxRow, attempt: number): Promise<void> {
+    const messageId = row.message_id;
     const stages: LineageEntryInput[] = [];
     const stage = (name: string, detail: Record<string, unknown>) =>
       stages.push({ messageId, stage: name, at: now().toISOString(), detail });
@@ -200,7 +194,7 @@ export function createPipeline(d: PipelineDeps) {
         throw err;
       }
       const fhir = d.normalizeFhir && (row.channel === 'fhir' || row.channel === 'subscription');
-      const event: ClinicalEvent = await timed('parse', { messageId }, () => {
+      const event: ClinicalEvent = await timed('parse', { 'gateway.message.id': messageId }, () => {
         if (fhir) return d.normalizeFhir!(row, bytes!);
         const msg = parseHl7(decodeHl7Bytes(bytes!).text); // by MSH-18
         return normalizeHl7(msg, { channel: row.channel, messageId }, { defaultTimezone: d.defaultTimezone });
@@ -247,7 +241,9 @@ export function createPipeline(d: PipelineDeps) {
           throw new PermanentFailure(
             `mapping ${mapping.file} names model ${mapping.model}, which is not loaded`,
           );
-        const extracted = await timed('map', { model: mapping.model }, () => extractFeatures(event, mapping));
+        const extracted = await timed('map', { 'gateway.model': mapping.model }, () =>
+          extractFeatures(event, mapping),
+        );
         const values = extracted.values.map((v) => ({
           ...v,
           sourceRef: v.sourceReference ?? hl7SourceRef(row.sender, row.control_id, v.sourceRef),
@@ -287,7 +283,10 @@ export function createPipeline(d: PipelineDeps) {
         if (!vector.complete || !triggersScoring(event, mapping, values)) continue;
 
         point.stage = 'infer';
-        const [score] = await timed('infer', { model: model.name }, () => model.predict([vector.vector]));
+        const rows = [vector.vector];
+        const [score] = await timed('infer', inferAttrs(model.name, model.version, rows.length), () =>
+          model.predict(rows),
+        );
         if (score === undefined || !Number.isFinite(score))
           throw new PermanentFailure(`model ${model.name} returned no score`);
         const band = interpret(model.card, score);
@@ -303,7 +302,11 @@ export function createPipeline(d: PipelineDeps) {
         });
         // Shadow and canary versions score the same vector and are recorded, never written.
         for (const c of d.models.companions?.(mapping.model, key) ?? []) {
-          const [s] = await timed('infer', { model: c.model.name }, () => c.model.predict([vector.vector]));
+          const [s] = await timed(
+            'infer',
+            inferAttrs(c.model.name, c.model.version, rows.length, c.alias),
+            () => c.model.predict(rows),
+          );
           if (s !== undefined && Number.isFinite(s))
             scores.push({ version: c.model.version, alias: c.alias as MonitoredScore['alias'], score: s });
           stage('inferred', {
@@ -321,20 +324,31 @@ export function createPipeline(d: PipelineDeps) {
           .map((u) => parseHl7SourceRef(u.sourceRef))
           .filter((s): s is NonNullable<typeof s> => !!s);
         point.stage = 'write';
-        const output = await timed('write', { model: model.name }, () =>
-          writePrediction({
-            eventKey: messageId,
-            patient: pid,
-            model,
-            mappingVersion: mapping.version,
-            score,
-            effectiveAt: vector.newestObservedAt ?? at,
-            issuedAt: now().toISOString(),
-            derivedFrom: vector.used.flatMap((u) =>
-              u.sourceRef && !parseHl7SourceRef(u.sourceRef) ? [u.sourceRef] : [],
-            ),
-            hl7Sources: [...new Map(hl7Sources.map((s) => [`${s.sender}\u0000${s.controlId}`, s])).values()],
-          }),
+        const output = await timed(
+          'write',
+          { 'gateway.model': model.name },
+          () =>
+            writePrediction({
+              eventKey: messageId,
+              patient: { ...pid, reference: event.patient.reference },
+              encounter: event.encounter,
+              model,
+              mappingVersion: mapping.version,
+              score,
+              effectiveAt: vector.newestObservedAt ?? at,
+              issuedAt: now().toISOString(),
+              // Every FHIR input: this event's values and those of earlier inputs the vector used.
+              derivedFrom: [
+                ...values.flatMap((v) => (v.sourceReference ? [v.sourceReference] : [])),
+                ...vector.used.flatMap((u) =>
+                  u.sourceRef && !parseHl7SourceRef(u.sourceRef) ? [u.sourceRef] : [],
+                ),
+              ],
+              hl7Sources: [
+                ...new Map(hl7Sources.map((s) => [`${s.sender}\u0000${s.controlId}`, s])).values(),
+              ],
+            }),
+          'fhir.write',
         );
         d.metrics.predictions.inc({ model: model.name, version: model.version });
         outputs.push(output);
@@ -352,15 +366,25 @@ export function createPipeline(d: PipelineDeps) {
         err instanceof PermanentFailure ||
         err instanceof Hl7ParseError ||
         isRefusal(err) ||
-        isDeterministic(err)
+        isDeterministic(err) ||
+        isDataError(err)
       ) {
         d.logger.warn({ messageId, err: errorInfo(err) }, 'message failed');
+        // The database refused this message's data: the stages recorded so far may hold what it
+        // refused, so only the failure is recorded (retrying could never succeed).
+        if (isDataError(err)) stages.length = 0;
+        // A database's text about refused data may quote the data: only its SQLSTATE is kept.
+        const reason = isDataError(err)
+          ? `the database refused this message's data (SQLSTATE ${(err as { code: string }).code})`
+          : err instanceof Error
+            ? err.message
+            : String(err);
         stage('failed', {
-          reason: err instanceof Error ? err.message : String(err),
+          reason,
           during: point.stage,
           ...(point.model ? { model: point.model } : {}),
         });
-        await finish(messageId, 'failed', err instanceof Error ? err.message : String(err), stages, point, {
+        await finish(messageId, 'failed', reason, stages, point, {
           outputs: [],
           ...(parsedEvent ? { event: parsedEvent } : {}),
           ...(bytes ? { bytes } : {}),
@@ -379,17 +403,48 @@ export function createPipeline(d: PipelineDeps) {
   /** After the last attempt of a transient failure. */
   async function giveUp(messageId: string, err: unknown): Promise<void> {
     const reason = `gave up after retries: ${err instanceof Error ? err.message : String(err)}`;
-    d.logger.error({ messageId, err: errorInfo(err) }, 'message failed after retries');
-    await finish(
-      messageId,
-      'failed',
-      reason,
-      [{ messageId, stage: 'failed', at: now().toISOString(), detail: { reason } }],
-      { stage: 'retries' },
+    // The end of the message's trace (tracing on): a span of its own under the intake span.
+    const row = await d.db
+      .query<{ traceparent: string | null }>('select traceparent from inbox where message_id = $1', [
+        messageId,
+      ])
+      .catch(() => undefined);
+    await inSpan(
+      'process.gave_up',
+      { 'gateway.message.id': messageId },
+      async () => {
+        d.logger.error({ messageId, err: errorInfo(err) }, 'message failed after retries');
+        await finish(
+          messageId,
+          'failed',
+          reason,
+          [{ messageId, stage: 'failed', at: now().toISOString(), detail: { reason } }],
+          { stage: 'retries' },
+        );
+      },
+      { parent: contextFrom(row?.rows[0]?.traceparent) },
     );
   }
 
   return { process, giveUp };
+}
+
+/**
+ * Attributes of an infer span: model, version, and the rows of this call (its batch size: one vector
+ * per message here; the micro-batch it joined is in gateway_model_batch_size).
+ */
+function inferAttrs(
+  model: string,
+  version: string,
+  rows: number,
+  alias?: string,
+): Record<string, string | number> {
+  return {
+    'gateway.model': model,
+    'gateway.model.version': version,
+    'gateway.model.batch_size': rows,
+    ...(alias ? { 'gateway.model.alias': alias } : {}),
+  };
 }
 
 /** The latest of some ISO 8601 times, compared as instants (offsets may differ). */

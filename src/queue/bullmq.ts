@@ -45,7 +45,9 @@ export function createBullmqQueue(url: string, o: QueueOptions & { prefix?: stri
       await queue.addBulk(
         ids.map((id) => ({
           name: 'process',
-          data: { messageId: id },
+          data: opts?.traceparents?.has(id)
+            ? { messageId: id, traceparent: opts.traceparents.get(id) }
+            : { messageId: id },
           opts: {
             jobId: `${id}${suffix(id)}`,
             attempts: o.maxAttempts,
@@ -61,7 +63,8 @@ export function createBullmqQueue(url: string, o: QueueOptions & { prefix?: stri
         PROCESS_QUEUE,
         async (job, token) => {
           try {
-            await handler((job.data as { messageId: string }).messageId, job.attemptsMade + 1);
+            const data = job.data as { messageId: string; traceparent?: string };
+            await handler(data.messageId, job.attemptsMade + 1, data.traceparent);
           } catch (err) {
             const wait = deferral(err);
             if (wait === undefined || !token) throw err;

@@ -2,10 +2,10 @@ import { deferral, type QueueOptions, retryDelay, type WorkQueue } from './work-
 
 /** The default queue: an array and a fixed number of workers in this process. */
 export function createInProcessQueue(o: QueueOptions): WorkQueue {
-  const waiting: Array<{ id: string; attempt: number }> = [];
+  const waiting: Array<{ id: string; attempt: number; traceparent?: string | undefined }> = [];
   const queued = new Set<string>();
   let running = 0;
-  let handler: ((id: string, attempt: number) => Promise<void>) | undefined;
+  let handler: ((id: string, attempt: number, traceparent?: string) => Promise<void>) | undefined;
   let closed = false;
   const timers = new Set<NodeJS.Timeout>();
   let drainedResolve: (() => void) | undefined;
@@ -15,7 +15,7 @@ export function createInProcessQueue(o: QueueOptions): WorkQueue {
       const job = waiting.shift()!;
       running++;
       const h = handler;
-      void h(job.id, job.attempt)
+      void h(job.id, job.attempt, job.traceparent)
         .then(
           () => {
             queued.delete(job.id);
@@ -32,7 +32,7 @@ export function createInProcessQueue(o: QueueOptions): WorkQueue {
             const delay = wait ?? retryDelay(job.attempt, o.backoffMs, o.maxBackoffMs);
             const t = setTimeout(() => {
               timers.delete(t);
-              waiting.push({ id: job.id, attempt: next });
+              waiting.push({ id: job.id, attempt: next, traceparent: job.traceparent });
               pump();
             }, delay);
             timers.add(t);
@@ -48,11 +48,11 @@ export function createInProcessQueue(o: QueueOptions): WorkQueue {
 
   return {
     kind: 'in-process',
-    async enqueue(ids) {
+    async enqueue(ids, opts) {
       for (const id of ids) {
         if (queued.has(id)) continue;
         queued.add(id);
-        waiting.push({ id, attempt: 1 });
+        waiting.push({ id, attempt: 1, traceparent: opts?.traceparents?.get(id) });
       }
       pump();
     },

@@ -10,12 +10,19 @@ export interface WorkQueue {
    * message) lets a message queued before be queued anew, once per tag: a replay (its replay id),
    * or the sweeper finding one left `received` (the time it last changed).
    */
-  enqueue(messageIds: string[], opts?: { again?: string | ((messageId: string) => string) }): Promise<void>;
+  enqueue(
+    messageIds: string[],
+    opts?: {
+      again?: string | ((messageId: string) => string);
+      /** W3C trace context per message, carried with the job (BullMQ: in its data) to the worker. */
+      traceparents?: ReadonlyMap<string, string>;
+    },
+  ): Promise<void>;
   /**
    * Starts workers; the handler throws to ask for a retry (one attempt used), or throws an error
    * with `retryAfterMs` to be run again after that long without using an attempt (deferral()).
    */
-  start(handler: (messageId: string, attempt: number) => Promise<void>): void;
+  start(handler: (messageId: string, attempt: number, traceparent?: string) => Promise<void>): void;
   /** Messages waiting or being processed (approximate for BullMQ, refreshed every second). */
   backlog(): number;
   ping(): Promise<void>;

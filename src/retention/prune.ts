@@ -100,18 +100,26 @@ export async function pruneEgressBodies(
   });
 }
 
-/** Runs pruneRawMessages and pruneEgressBodies every `intervalMs` (and once at start). */
+/**
+ * Runs pruneRawMessages and pruneEgressBodies every `intervalMs` (and once at start). With
+ * `claim`, a run happens only when it answers true: one run per period for the whole cluster.
+ */
 export function startPruner(o: {
   db: Database;
+  claim?: () => Promise<boolean>;
   lineage: LineageStore;
   logger: Logger;
   days: number;
   intervalMs: number;
   onPruned?(n: number): void;
+  /** Called when this process runs the job (the claim won). */
+  onRun?(): void;
 }) {
   if (o.days <= 0) return { close: async () => {} };
   const run = async () => {
     try {
+      if (o.claim && !(await o.claim())) return;
+      o.onRun?.();
       const n = await pruneRawMessages(o.db, o.lineage, o.days);
       if (n > 0) o.onPruned?.(n);
       if (n > 0) o.logger.info({ messages: n, retentionDays: o.days }, 'raw messages pruned');

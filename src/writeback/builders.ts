@@ -1,7 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { Bundle, BundleEntry, Coding, Resource } from '../fhirstore/types.js';
+import { contentUri, fhirString, literalReference } from './content-ids.js';
 import {
+  AI_DEVICE_PROFILE,
+  AI_DEVICE_TYPE,
+  AI_KIND_EXTENSION,
+  AI_KIND_ML,
+  AI_MODEL_CARD_EXTENSION,
+  AI_PROVENANCE_PROFILE,
   AIAST,
+  DEFAULT_OBSERVATION_CATEGORY,
   HL7_MESSAGE_SYSTEM_PREFIX,
   MODEL_DEVICE_PROFILE,
   MODEL_VERSION_SYSTEM,
@@ -20,6 +28,7 @@ export interface ModelRef {
     output: {
       code: { system: string; code: string; display?: string };
       unit: { code: string; display?: string };
+      category?: { system: string; code: string; display?: string };
     };
   };
 }
@@ -29,6 +38,8 @@ export interface PredictionInput {
   eventKey: string;
   /** Patient identifier (PID-3 or the FHIR input), and its literal reference when known. */
   patient: { system?: string; value: string; reference?: string };
+  /** The encounter the input names (PV1-19 visit number, FHIR `encounter`), when it names one. */
+  encounter?: { system?: string; value?: string; reference?: string };
   model: ModelRef;
   mappingVersion: string;
   score: number;
@@ -76,27 +87,45 @@ export function predictionIdentifier(p: Pick<PredictionInput, 'eventKey' | 'mode
   );
 }
 
+/** The AI Device of a model version (AI Transparency on FHIR `AI-Device`), naming its model card. */
 export function buildModelDevice(m: ModelRef): Resource {
   return {
     resourceType: 'Device',
     id: modelDeviceId(m),
-    meta: { profile: [MODEL_DEVICE_PROFILE] },
+    meta: { profile: [MODEL_DEVICE_PROFILE, AI_DEVICE_PROFILE] },
+    extension: [
+      { url: AI_KIND_EXTENSION, valueCodeableConcept: { coding: [{ ...AI_KIND_ML }] } },
+      {
+        url: AI_MODEL_CARD_EXTENSION,
+        valueReference: { reference: `DocumentReference/${modelCardDocumentId(m)}` },
+      },
+    ],
     identifier: [{ system: MODEL_VERSION_SYSTEM, value: `${m.name}|${m.version}|${m.sha256}` }],
     status: 'active',
     deviceName: [{ name: m.name, type: 'model-name' }],
-    type: { text: 'artificial intelligence' },
+    type: { coding: [{ ...AI_DEVICE_TYPE }], text: 'artificial intelligence' },
     version: [{ type: { text: 'model version' }, value: m.version }],
     property: [{ type: { text: 'sha256' }, valueCode: [{ text: m.sha256 }] }],
   };
 }
 
+/** A reference by literal reference and/or identifier; every part from content made valid FHIR. */
+function contentReference(
+  type: string,
+  r: { system?: string | undefined; value?: string | undefined; reference?: string | undefined },
+): Record<string, unknown> | undefined {
+  const reference = literalReference(r.reference, type);
+  const value = r.value === undefined ? undefined : fhirString(r.value);
+  const identifier = value ? { ...(r.system ? { system: r.system } : {}), value } : undefined;
+  if (!reference && !identifier) return undefined;
+  return { ...(reference ? { reference } : {}), type, ...(identifier ? { identifier } : {}) };
+}
+
 function buildObservation(p: PredictionInput, deviceRef: string, identifier: string): Resource {
   const out = p.model.card.output;
-  const subject: Record<string, unknown> = {
-    type: 'Patient',
-    identifier: { ...(p.patient.system ? { system: p.patient.system } : {}), value: p.patient.value },
-  };
-  if (p.patient.reference) subject.reference = p.patient.reference;
+  const subject = contentReference('Patient', p.patient) ?? { type: 'Patient', display: 'unidentified' };
+  const encounter = p.encounter ? contentReference('Encounter', p.encounter) : undefined;
+  const derivedFrom = derivedReferences(p.derivedFrom);
   const interpretation: Coding | undefined = p.interpretation && {
     system: p.interpretation.system,
     code: p.interpretation.code,
@@ -107,8 +136,10 @@ function buildObservation(p: PredictionInput, deviceRef: string, identifier: str
     meta: { profile: [PREDICTION_OBSERVATION_PROFILE], security: [{ ...AIAST }] },
     identifier: [{ system: PREDICTION_SYSTEM, value: identifier }],
     status: 'final',
+    category: [{ coding: [{ ...(out.category ?? DEFAULT_OBSERVATION_CATEGORY) }] }],
     code: { coding: [{ ...out.code }], ...(out.code.display ? { text: out.code.display } : {}) },
     subject,
+    ...(encounter ? { encounter } : {}),
     effectiveDateTime: p.effectiveAt,
     issued: p.issuedAt,
     valueQuantity: {
@@ -120,36 +151,56 @@ function buildObservation(p: PredictionInput, deviceRef: string, identifier: str
     ...(interpretation ? { interpretation: [{ coding: [interpretation] }] } : {}),
     device: { reference: deviceRef, display: `${p.model.name} ${p.model.version}` },
     note: [{ text: `model ${p.model.name} ${p.model.version}; mapping ${p.mappingVersion}` }],
-    ...(p.derivedFrom.length ? { derivedFrom: p.derivedFrom.map((reference) => ({ reference })) } : {}),
+    ...(derivedFrom.length ? { derivedFrom: derivedFrom.map((reference) => ({ reference })) } : {}),
   };
+}
+
+/**
+ * The FHIR inputs as literal references, once each: `Observation/x.component[1]` (a value read from
+ * a component) is `Observation/x`; what is no reference FHIR can carry is left out.
+ */
+function derivedReferences(refs: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const r of refs) {
+    const ref = literalReference(r.replace(/\.component\[\d+\]$/, ''));
+    if (ref && !ref.startsWith('urn:')) out.add(ref);
+  }
+  return [...out];
 }
 
 function buildProvenance(p: PredictionInput, observationUrn: string, deviceRef: string): Resource {
   const entity = [
-    ...p.derivedFrom.map((reference) => ({ role: 'source', what: { reference } })),
-    // The model card (AI Transparency on FHIR: the card is named in the Provenance of the output).
+    ...derivedReferences(p.derivedFrom).map((reference) => ({ role: 'source', what: { reference } })),
+    // The model card (AI Transparency on FHIR `AI-Provenance`: entity[modelCard], role derivation).
     {
-      role: 'source',
+      role: 'derivation',
       what: {
         reference: `DocumentReference/${modelCardDocumentId(p.model)}`,
         display: `model card of ${p.model.name} ${p.model.version}`,
       },
     },
-    ...p.hl7Sources.map((s) => ({
-      role: 'source',
-      what: {
-        type: 'MessageHeader',
-        identifier: { system: `${HL7_MESSAGE_SYSTEM_PREFIX}${s.sender}`, value: s.controlId },
-        display: `HL7 v2 message ${s.controlId} from ${s.sender}`,
-      },
-    })),
+    ...p.hl7Sources.map((s) => {
+      const value = fhirString(s.controlId);
+      return {
+        role: 'source',
+        what: {
+          type: 'MessageHeader',
+          identifier: {
+            system: contentUri(HL7_MESSAGE_SYSTEM_PREFIX, s.sender),
+            ...(value ? { value } : {}),
+          },
+          display: fhirString(`HL7 v2 message ${s.controlId} from ${s.sender}`, 200),
+        },
+      };
+    }),
   ];
   return {
     resourceType: 'Provenance',
     id: deterministicId('provenance', predictionIdentifier(p)),
-    meta: { profile: [PREDICTION_PROVENANCE_PROFILE] },
+    meta: { profile: [PREDICTION_PROVENANCE_PROFILE, AI_PROVENANCE_PROFILE] },
     target: [{ reference: observationUrn }],
     recorded: p.issuedAt,
+    reason: [{ coding: [{ ...AIAST }] }],
     activity: {
       coding: [
         {
@@ -170,6 +221,7 @@ function buildProvenance(p: PredictionInput, observationUrn: string, deviceRef: 
             },
           ],
         },
+        role: [{ coding: [{ ...AI_DEVICE_TYPE }] }],
         who: { reference: deviceRef, display: `${p.model.name} ${p.model.version}` },
       },
     ],

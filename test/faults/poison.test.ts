@@ -10,10 +10,11 @@ import { PG_URL } from './harness.js';
 const POISONS = {
   // Mapping fails: no PID-3, so no patient to score for.
   'PZ-NO-PATIENT': vitalsOru({ controlId: 'PZ-NO-PATIENT' }).replace(/PID\|1\|\|[^|]*\|/, 'PID|1|||'),
-  // The FHIR server refuses the result: the assigning authority makes an invalid identifier system.
+  // The FHIR server refuses the result: the assigning authority is configured with an identifier
+  // system that is no uri (message content itself can no longer make one: issue 12, item 2).
   'PZ-BAD-SYSTEM': vitalsOru({ controlId: 'PZ-BAD-SYSTEM', mrn: 'PZ1' }).replace(
     '^^^HOSP^MR',
-    '^^^HOSP X^MR',
+    '^^^BADSYS^MR',
   ),
 };
 
@@ -22,7 +23,10 @@ describe('fault: poisoned messages', { skip: !PG_URL && 'needs DATABASE_URL' }, 
   before(async () => {
     t = await startTestGateway({
       database: 'postgres',
-      config: { processing: { concurrency: 2, backoffMs: 2000 } },
+      config: {
+        processing: { concurrency: 2, backoffMs: 2000 },
+        patients: { identifierSystems: { BADSYS: 'urn:bad system' } },
+      },
     });
   });
   after(async () => t?.dispose());

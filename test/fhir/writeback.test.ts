@@ -5,6 +5,8 @@ import { describe, it } from 'node:test';
 import type { Resource } from '../../src/fhirstore/types.js';
 import { buildPredictionTransaction, deterministicId } from '../../src/writeback/builders.js';
 import {
+  AI_DEVICE_PROFILE,
+  AI_PROVENANCE_PROFILE,
   AIAST,
   MODEL_DEVICE_PROFILE,
   PREDICTION_OBSERVATION_PROFILE,
@@ -42,9 +44,10 @@ describe('prediction resources', () => {
         }),
       ),
     );
-    assert.deepEqual(device!.meta?.profile, [MODEL_DEVICE_PROFILE]);
+    // The project profiles, and where HL7 AI Transparency on FHIR defines one, its profile too.
+    assert.deepEqual(device!.meta?.profile, [MODEL_DEVICE_PROFILE, AI_DEVICE_PROFILE]);
     assert.deepEqual(obs!.meta?.profile, [PREDICTION_OBSERVATION_PROFILE]);
-    assert.deepEqual(prov!.meta?.profile, [PREDICTION_PROVENANCE_PROFILE]);
+    assert.deepEqual(prov!.meta?.profile, [PREDICTION_PROVENANCE_PROFILE, AI_PROVENANCE_PROFILE]);
     for (const r of [device!, obs!, prov!]) assert.deepEqual(errorsOf(validateFhir(r)), [], r.resourceType);
     assert.deepEqual(obs!.subject, {
       type: 'Patient',

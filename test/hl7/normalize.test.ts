@@ -86,7 +86,12 @@ describe('normalizeHl7', () => {
       birthDate: '1948-02-15',
       sex: 'F',
     });
-    assert.deepEqual(e.encounter, { identifier: 'VN1', patientClass: 'I', location: '5W^501^A' });
+    assert.deepEqual(e.encounter, {
+      identifier: 'VN1',
+      assigner: 'HOSP',
+      patientClass: 'I',
+      location: '5W^501^A',
+    });
     assert.deepEqual(e.observations, []);
   });
 

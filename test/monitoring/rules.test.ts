@@ -6,9 +6,9 @@ import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { createMetrics } from '../../src/observability/metrics.js';
 
-describe('deploy/prometheus/model-monitoring-rules.yaml', () => {
+describe('deploy/monitoring/prometheus/model-monitoring-rules.yaml', () => {
   it('is a rules file whose every expression uses a gateway metric and whose alerts carry a severity', async () => {
-    const rules = parse(readFileSync('deploy/prometheus/model-monitoring-rules.yaml', 'utf8'));
+    const rules = parse(readFileSync('deploy/monitoring/prometheus/model-monitoring-rules.yaml', 'utf8'));
     const exported = new Set((await createMetrics().registry.getMetricsAsJSON()).map((m) => m.name));
     const all = rules.groups.flatMap((g: { rules: unknown[] }) => g.rules) as Array<Record<string, any>>;
     assert.ok(all.length >= 5);

@@ -9,6 +9,7 @@ import type {
 } from '../../fhirstore/types.js';
 import { errorInfo, type Logger } from '../../observability/logger.js';
 import type { Inbox } from '../inbox.js';
+import { isDataError } from '../storable.js';
 import { groupBundle, groupByPatient, groupControlId, UNLINKED } from './grouping.js';
 import { type InputEntry, isError, parseInput, resourceIdentity } from './input.js';
 import type { PatientLinks } from './patients.js';
@@ -169,13 +170,23 @@ export function createFhirIntake(d: FhirIntakeDeps) {
         }
       }
     } catch (err) {
-      const gw = err instanceof GatewayError ? err : new GatewayError('GW_STORE_UNAVAILABLE');
+      // A row the database refuses for its data (a NUL, an index row too large) is not worth a retry.
+      const gw =
+        err instanceof GatewayError
+          ? err
+          : isDataError(err)
+            ? new GatewayError('GW_STORE_REFUSED', String((err as { code: string }).code))
+            : new GatewayError('GW_STORE_UNAVAILABLE');
       if (!(err instanceof GatewayError))
         d.logger.error({ channel: o.channel, err: errorInfo(err) }, 'FHIR intake failed');
       return {
         status: gw.status,
         body: outcome([
-          { severity: 'error', code: 'transient', details: { text: `${gw.code}: ${gw.message}` } },
+          {
+            severity: 'error',
+            code: gw.ack === 'AR' ? 'invalid' : 'transient',
+            details: { text: `${gw.code}: ${gw.message}` },
+          },
         ]),
       };
     }

@@ -4,6 +4,7 @@ import type { Logger } from '../../observability/logger.js';
 import { errorInfo } from '../../observability/logger.js';
 import type { SourceClient } from '../../sources/client.js';
 import type { Inbox } from '../inbox.js';
+import { isDataError } from '../storable.js';
 import { isError, issue, resourceIdentity, sha256, validateResource } from './input.js';
 import { type FhirAnswer, outcome } from './intake.js';
 import { type Notification, parseNotification, subscriptionId } from './notification.js';
@@ -318,11 +319,21 @@ export function createSubscriptionReceiver(d: ReceiverDeps) {
         ]),
       };
     } catch (err) {
-      const gw = err instanceof GatewayError ? err : new GatewayError('GW_STORE_UNAVAILABLE');
+      // A row the database refuses for its data (a NUL, an index row too large) is not worth a retry.
+      const gw =
+        err instanceof GatewayError
+          ? err
+          : isDataError(err)
+            ? new GatewayError('GW_STORE_REFUSED', String((err as { code: string }).code))
+            : new GatewayError('GW_STORE_UNAVAILABLE');
       return {
         status: gw.status,
         body: outcome([
-          { severity: 'error', code: 'transient', details: { text: `${gw.code}: ${gw.message}` } },
+          {
+            severity: 'error',
+            code: gw.ack === 'AR' ? 'invalid' : 'transient',
+            details: { text: `${gw.code}: ${gw.message}` },
+          },
         ]),
       };
     }

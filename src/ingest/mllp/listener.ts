@@ -1,8 +1,10 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { ROOT_CONTEXT } from '@opentelemetry/api';
 import type { Logger } from '../../observability/logger.js';
 import { errorInfo } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
+import { inSpan, SpanKind } from '../../observability/tracing.js';
 import type { Hl7Intake } from '../intake.js';
 import { addressAllowList } from '../senders.js';
 import { encodeFrame, MllpDecoder } from './codec.js';
@@ -102,10 +104,23 @@ export async function startMllpListener(o: MllpListenerOptions): Promise<MllpLis
       }
       for (const f of frames) {
         const started = performance.now();
-        const result =
-          f.kind === 'frame'
-            ? o.intake.receive(f.payload, 'mllp')
-            : Promise.resolve(o.intake.tooLarge(f.head, f.size, o.maxMessageBytes, 'mllp'));
+        // One trace per frame, from here to the FHIR write and the ORU sent (tracing on).
+        const result = inSpan(
+          'mllp.frame',
+          {
+            'gateway.channel': 'mllp',
+            'gateway.frame.bytes': f.kind === 'frame' ? f.payload.length : f.size,
+          },
+          async (span) => {
+            const r =
+              f.kind === 'frame'
+                ? await o.intake.receive(f.payload, 'mllp')
+                : o.intake.tooLarge(f.head, f.size, o.maxMessageBytes, 'mllp');
+            span.setAttribute('hl7.ack_code', r.code);
+            return r;
+          },
+          { kind: SpanKind.SERVER, parent: ROOT_CONTEXT },
+        );
         inFlight++;
         if (inFlight >= MAX_IN_FLIGHT) socket.pause();
         tail = tail

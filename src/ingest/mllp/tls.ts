@@ -35,6 +35,7 @@ export function watchTlsFiles(
   f: MllpTlsFiles,
   apply: (ctx: { cert: Buffer; key: Buffer; ca?: Buffer }) => void,
   logger: Logger,
+  listener: 'mllp' | 'http' = 'mllp',
 ): () => void {
   const load = () => ({
     cert: readFileSync(f.cert),
@@ -50,9 +51,12 @@ export function watchTlsFiles(
       const ctx = load();
       createSecureContext(ctx); // throws when key and certificate do not match
       apply(ctx);
-      logger.info({ files: files.length }, 'mllp tls files reloaded');
+      logger.info({ files: files.length, listener }, `${listener} tls files reloaded`);
     } catch (err) {
-      logger.error({ err: errorInfo(err) }, 'mllp tls reload failed; keeping the previous certificate');
+      logger.error(
+        { err: errorInfo(err), listener },
+        `${listener} tls reload failed; keeping the previous certificate`,
+      );
     }
   };
   for (const file of files) watchFile(file, { interval, persistent: false }, onChange);
