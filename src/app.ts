@@ -140,7 +140,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     // With only the admin token's hash the gateway cannot use it itself: its own calls (to the
     // embedded FHIR store) carry a per-process internal token instead.
     const token = config.adminTokenSha256
-      ? { token: randomBytes(32).toString('base64url'), internal: true as const }
+      ? { token: randomBytes(32).toString('hex'), internal: true as const }
       : resolveAdminToken(config.adminToken, dataDir);
     const db = await openDatabase({
       dataDir,

@@ -40,7 +40,8 @@ export function resolveAdminToken(configured: string | undefined, dataDir: strin
   const file = join(dataDir, 'admin-token');
   if (existsSync(file)) return { token: readFileSync(file, 'utf8').trim(), file, generated: false };
   mkdirSync(dataDir, { recursive: true });
-  const token = randomBytes(32).toString('base64url');
+  // Hex, not base64url: a token that starts with '-' reads as an option after `--token`.
+  const token = randomBytes(32).toString('hex');
   writeFileSync(file, `${token}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
   return { token, file, generated: true };
