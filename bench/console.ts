@@ -1,13 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
-import { type Gateway, startGateway } from '../src/app.js';
-import { configSchema } from '../src/config/schema.js';
-import { openPostgres } from '../src/db/postgres.js';
+import type { Gateway } from '../src/app.js';
 import { MllpClient } from '../src/ingest/mllp/client.js';
-import { createLogger } from '../src/observability/logger.js';
+import { withBenchGateway } from './gateway.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -147,33 +142,10 @@ export async function benchConsole(
   total = 10_000,
 ): Promise<{ empty: ConsolePaint; full: ConsolePaint } | undefined> {
   if (!existsSync(CHROMIUM)) return undefined;
-  const dataDir = mkdtempSync(join(tmpdir(), 'gw-bench-console-'));
-  const schema = `bench_${randomBytes(4).toString('hex')}`;
-  const url = process.env.DATABASE_URL;
-  const config = configSchema.parse({
-    dataDir,
-    ...(database === 'postgres' ? { databaseUrl: url } : {}),
-    mllp: { port: 0 },
-    http: { port: 0 },
-    log: { level: 'silent' },
-  });
-  const gw = await startGateway(config, {
-    logger: createLogger('silent'),
-    startWorkers: false,
-    ...(database === 'postgres' ? { schema } : {}),
-  });
-  try {
+  return withBenchGateway(database, {}, async (gw) => {
     const empty = await measure(gw, 0);
     await seed(gw, total);
     const full = await measure(gw, total);
     return { empty, full };
-  } finally {
-    await gw.close();
-    rmSync(dataDir, { recursive: true, force: true });
-    if (database === 'postgres' && url) {
-      const admin = await openPostgres({ url });
-      await admin.query(`drop schema if exists ${schema} cascade`);
-      await admin.close();
-    }
-  }
+  });
 }

@@ -1,12 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { startGateway } from '../src/app.js';
-import { configSchema } from '../src/config/schema.js';
-import { openPostgres } from '../src/db/postgres.js';
-import { createLogger } from '../src/observability/logger.js';
+import { withBenchGateway } from './gateway.js';
 import type { SenderJob, SenderResult } from './mllp-senders.js';
 
 export interface IntakeResult {
@@ -22,40 +16,6 @@ export interface IntakeResult {
 
 const pct = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
-
-async function withGateway<T>(
-  database: 'pglite' | 'postgres',
-  inbox: Record<string, unknown>,
-  fn: (port: number, gw: Awaited<ReturnType<typeof startGateway>>) => Promise<T>,
-): Promise<T> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'gw-bench-'));
-  const schema = `bench_${randomBytes(4).toString('hex')}`;
-  const url = process.env.DATABASE_URL;
-  const config = configSchema.parse({
-    dataDir,
-    ...(database === 'postgres' ? { databaseUrl: url } : {}),
-    mllp: { port: 0 },
-    http: { port: 0 },
-    inbox,
-    log: { level: 'silent' },
-  });
-  const gw = await startGateway(config, {
-    logger: createLogger('silent'),
-    startWorkers: false,
-    ...(database === 'postgres' ? { schema } : {}),
-  });
-  try {
-    return await fn(gw.mllpPort, gw);
-  } finally {
-    await gw.close();
-    rmSync(dataDir, { recursive: true, force: true });
-    if (database === 'postgres' && url) {
-      const admin = await openPostgres({ url });
-      await admin.query(`drop schema if exists ${schema} cascade`);
-      await admin.close();
-    }
-  }
-}
 
 /** Runs the senders in a worker thread and waits for their result. */
 function runSenders(job: SenderJob): Promise<SenderResult> {
@@ -86,7 +46,8 @@ export async function benchIntake(o: {
   rate?: number;
   process?: boolean;
 }): Promise<IntakeResult> {
-  return withGateway(o.database, o.inbox ?? {}, async (port, gw) => {
+  return withBenchGateway(o.database, { inbox: o.inbox ?? {} }, async (gw) => {
+    const port = gw.mllpPort;
     const perConn = Math.ceil(o.total / o.connections);
     const r = await runSenders({
       port,

@@ -5,19 +5,12 @@
  * transaction (measured as transactions with and without it) and its share of one evaluation of
  * a full window (labelling, report, alerts), counted as if every window were evaluated once.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startGateway } from '../src/app.js';
-import { configSchema } from '../src/config/schema.js';
-import { openPostgres } from '../src/db/postgres.js';
 import { MllpClient } from '../src/ingest/mllp/client.js';
 import { monitoringHook } from '../src/monitoring/hook.js';
 import type { MonitoredInput } from '../src/monitoring/input.js';
 import { loadOutcomes } from '../src/monitoring/outcomes.js';
-import { createLogger } from '../src/observability/logger.js';
 import { akiOru, trainingLike } from '../test/monitoring/helpers.js';
+import { withBenchGateway } from './gateway.js';
 
 export interface MonitoringBench {
   database: string;
@@ -38,23 +31,8 @@ export async function benchMonitoring(
   database: 'pglite' | 'postgres',
   messages = 2000,
 ): Promise<MonitoringBench> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'gw-bench-mon-'));
-  const schema = `bench_${randomBytes(4).toString('hex')}`;
-  const url = process.env.DATABASE_URL;
-  const config = configSchema.parse({
-    dataDir,
-    ...(database === 'postgres' ? { databaseUrl: url } : {}),
-    mllp: { port: 0 },
-    http: { port: 0 },
-    log: { level: 'silent' },
-    monitoring: { evaluateIntervalMs: 3_600_000 },
-  });
-  const gw = await startGateway(config, {
-    logger: createLogger('silent'),
-    startWorkers: false,
-    ...(database === 'postgres' ? { schema } : {}),
-  });
-  try {
+  return withBenchGateway(database, { monitoring: { evaluateIntervalMs: 3_600_000 } }, async (gw) => {
+    const config = gw.config;
     const panels = trainingLike(77, messages);
     const start = Date.parse('2026-11-20T08:00:00Z');
     const clients = await Promise.all(
@@ -163,13 +141,5 @@ export async function benchMonitoring(
       monitoringMsPerPrediction: insertMs + evaluateMs / windowSize,
       monitoringCpuMsPerPrediction: insertCpuMs + evalCpu / windowSize,
     };
-  } finally {
-    await gw.close();
-    rmSync(dataDir, { recursive: true, force: true });
-    if (database === 'postgres' && url) {
-      const admin = await openPostgres({ url });
-      await admin.query(`drop schema if exists ${schema} cascade`);
-      await admin.close();
-    }
-  }
+  });
 }
