@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,19 +8,13 @@ import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { openPostgres } from '../../src/db/postgres.js';
 import { MllpClient } from '../../src/ingest/mllp/client.js';
+import { startGatewayProcess } from '../helpers/cluster.js';
 import { msaCode, vitalsOru } from '../helpers/messages.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const DATABASE_URL = process.env.DATABASE_URL;
 const REDIS_URL = process.env.REDIS_URL;
 /** A Redis database of its own, so the children's default queue names meet no other test's. */
 const REDIS_DB = 11;
-
-interface Child {
-  child: ChildProcess;
-  mllp: number;
-  http: string;
-}
 
 /**
  * Several gateway processes, one system: two child processes share one PostgreSQL schema and one
@@ -35,36 +29,17 @@ describe('two gateway processes on PostgreSQL + Redis', { skip: !DATABASE_URL ||
   const configFile = join(mkdtempSync(join(tmpdir(), 'gw-cluster-')), 'gateway.yaml');
   writeFileSync(configFile, 'processing:\n  sweepIntervalMs: 1000\n  concurrency: 8\n');
 
-  const start = (name: string) =>
-    new Promise<Child>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'main.ts')], {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          DATA_DIR: mkdtempSync(join(tmpdir(), `gw-${name}-`)),
-          MLLP_PORT: '0',
-          HTTP_PORT: '0',
-          LOG_LEVEL: 'info',
-          DATABASE_URL: DATABASE_URL!,
-          DATABASE_SCHEMA: schema,
-          REDIS_URL: redisUrl,
-          GATEWAY_ADMIN_TOKEN: token,
-          GATEWAY_CONFIG: configFile,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      children.push(child);
-      let out = '';
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d;
-        const m = /"mllp":"[^"]*:(\d+)","http":"([^"]+)"/.exec(out);
-        if (m) resolve({ child, mllp: Number(m[1]), http: m[2]! });
-      });
-      child.stderr!.on('data', (d: Buffer) => {
-        out += d;
-      });
-      child.on('exit', (code) => reject(new Error(`${name} exited ${code}: ${out.slice(-800)}`)));
+  const start = async (name: string) => {
+    const p = await startGatewayProcess(name, {
+      DATABASE_URL: DATABASE_URL!,
+      DATABASE_SCHEMA: schema,
+      REDIS_URL: redisUrl,
+      GATEWAY_ADMIN_TOKEN: token,
+      GATEWAY_CONFIG: configFile,
     });
+    children.push(p.child);
+    return p;
+  };
 
   after(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
