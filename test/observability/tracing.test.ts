@@ -17,7 +17,7 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const DATABASE_URL = process.env.DATABASE_URL;
 const REDIS_URL = process.env.REDIS_URL;
 /** A Redis database of its own (the cluster test uses 11), flushed after. */
-const REDIS_DB = 12;
+const REDIS_DB = 13;
 
 describe('tracing is off unless the OTEL_* variables ask for it', () => {
   it('decides from the standard variables without loading the SDK', () => {
