@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import type { Gateway } from '../src/app.js';
-import { MllpClient } from '../src/ingest/mllp/client.js';
+import { MllpClient } from '../src/mllp/client.js';
 import { withBenchGateway } from './gateway.js';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -1,7 +1,7 @@
 import { OperationOutcomeError, validateResource } from '@medplum/core';
-import type { Resource } from '../src/fhirstore/types.js';
-import { buildPredictionTransaction } from '../src/writeback/builders.js';
-import { projectProfile, validateFhir } from '../src/writeback/validate.js';
+import type { Resource } from '../src/fhir/types.js';
+import { projectProfile, validateFhir } from '../src/fhir/validate.js';
+import { buildPredictionTransaction } from '../src/writeback/fhir/builders.js';
 import { prediction } from '../test/fhir/fixtures.js';
 
 export interface ValidateResult {

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { MllpClient } from '../src/ingest/mllp/client.js';
+import { MllpClient } from '../src/mllp/client.js';
 import { vitalsOru } from '../test/helpers/messages.js';
 
 /**

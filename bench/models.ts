@@ -12,9 +12,14 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import * as ort from 'onnxruntime-node';
 import { configSchema } from '../src/config/schema.js';
-import { type Batcher, type BatcherOptions, createBatcher, streamModel } from '../src/models/batcher.js';
-import { sessionOptions } from '../src/models/inference-thread.js';
-import { loadModels } from '../src/models/registry.js';
+import {
+  type Batcher,
+  type BatcherOptions,
+  createBatcher,
+  streamModel,
+} from '../src/models/runtime/batcher.js';
+import { sessionOptions } from '../src/models/runtime/inference-thread.js';
+import { loadModels } from '../src/models/runtime/loader.js';
 import { connectionFrom } from '../src/queue/bullmq.js';
 
 const ROOT = join(import.meta.dirname, '..');

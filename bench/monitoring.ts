@@ -5,10 +5,10 @@
  * transaction (measured as transactions with and without it) and its share of one evaluation of
  * a full window (labelling, report, alerts), counted as if every window were evaluated once.
  */
-import { MllpClient } from '../src/ingest/mllp/client.js';
+import { MllpClient } from '../src/mllp/client.js';
 import { monitoringHook } from '../src/monitoring/hook.js';
-import type { MonitoredInput } from '../src/monitoring/input.js';
 import { loadOutcomes } from '../src/monitoring/outcomes.js';
+import type { MonitoredInput } from '../src/pipeline/monitored-input.js';
 import { akiOru, trainingLike } from '../test/monitoring/helpers.js';
 import { withBenchGateway } from './gateway.js';
 

@@ -11,8 +11,8 @@
 import { join } from 'node:path';
 import { Worker } from 'bullmq';
 import { configSchema } from '../src/config/schema.js';
-import { sessionOptions } from '../src/models/inference-thread.js';
-import { loadModels } from '../src/models/registry.js';
+import { sessionOptions } from '../src/models/runtime/inference-thread.js';
+import { loadModels } from '../src/models/runtime/loader.js';
 import { connectionFrom } from '../src/queue/bullmq.js';
 
 const [target, arg] = process.argv.slice(2) as [string, string];

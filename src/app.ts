@@ -6,38 +6,40 @@ import { claimRun, processHolder } from './db/cluster-run.js';
 import { lockDataDir } from './db/data-dir-lock.js';
 import type { Database } from './db/database.js';
 import { openDatabase } from './db/open.js';
-import { createAppAcks } from './egress/app-ack.js';
-import { oruHook } from './egress/oru/hook.js';
-import { createOruEgress } from './egress/oru/sender.js';
 import { loadMappingsOrThrow } from './features/load-or-throw.js';
 import { createFeatureStore } from './features/state.js';
-import { registerFhirRoutes } from './fhirstore/routes.js';
-import { createFhirStore } from './fhirstore/store.js';
+import { identifierSystemFor } from './fhir/content-ids.js';
+import { isResourceType } from './fhir/validate.js';
+import { registerFhirRoutes } from './fhir-server/routes.js';
+import { createFhirStore } from './fhir-server/store.js';
 import { createTokenAccess, httpsOptions, watchHttpsFiles } from './http/access.js';
-import { resolveAdminToken } from './http/auth.js';
-import { createAuthThrottle } from './http/auth-throttle.js';
 import { type Check, registerHealthRoutes } from './http/health.js';
 import { createHttpServer } from './http/server.js';
-import { createFhirIngest } from './ingest/fhir/service.js';
-import { registerFhirIngestRoutes } from './ingest/http/fhir-routes.js';
-import { registerHl7Route } from './ingest/http/hl7-route.js';
-import { Inbox } from './ingest/inbox.js';
-import { createHl7Intake } from './ingest/intake.js';
-import { type MllpListener, startMllpListener } from './ingest/mllp/listener.js';
-import { createOutcomeWaiter } from './ingest/outcomes.js';
+import { Inbox } from './inbox/inbox.js';
+import { createFhirIngest } from './intake/fhir/service.js';
+import { createHl7Intake } from './intake/hl7-intake.js';
+import { registerFhirIngestRoutes } from './intake/http/fhir-routes.js';
+import { registerHl7Route } from './intake/http/hl7-route.js';
+import { type MllpListener, startMllpListener } from './intake/mllp/listener.js';
+import { createOutcomeWaiter } from './intake/processing-wait.js';
 import { registerLineageRoutes } from './lineage/routes.js';
 import { createLineageStore, type LineageStore } from './lineage/store.js';
 import { loadPatientDigester } from './messages/patient-digest.js';
 import { createPhiAccess } from './messages/phi-access.js';
 import { registerMessageRoutes } from './messages/routes.js';
-import { checkFeatureOrder, type ModelRegistry } from './models/registry.js';
-import { cardDocuments, openGovernedModels, registerModelApi, startModelJobs } from './models/wire.js';
+import { checkFeatureOrder, type ModelRegistry } from './models/runtime/loader.js';
 import type { Monitoring } from './monitoring/monitor.js';
 import { liveSection } from './monitoring/render.js';
 import { startMonitoring } from './monitoring/wire.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createPipeline, finishHooks } from './pipeline/process.js';
+import {
+  cardDocuments,
+  openGovernedModels,
+  registerModelApi,
+  startModelJobs,
+} from './pipeline/rescore-service.js';
 import { createBullmqQueue } from './queue/bullmq.js';
 import { createInProcessQueue } from './queue/in-process.js';
 import type { WorkQueue } from './queue/work-queue.js';
@@ -45,12 +47,15 @@ import { createReplayer, type Replayer } from './recovery/replay.js';
 import { registerRecoveryRoutes } from './recovery/routes.js';
 import { startSweeper } from './recovery/sweeper.js';
 import { startPruner } from './retention/prune.js';
+import { resolveAdminToken } from './security/auth.js';
+import { createAuthThrottle } from './security/auth-throttle.js';
 import { createRawCipher, parseKey, type RawCipher } from './security/raw-cipher.js';
 import { registerStatsRoutes } from './stats/overview.js';
-import { type CircuitState, createCircuitBreaker, guardWriter } from './writeback/breaker.js';
-import { identifierSystemFor } from './writeback/content-ids.js';
-import { isResourceType } from './writeback/validate.js';
-import { createFhirWriter } from './writeback/writer.js';
+import { type CircuitState, createCircuitBreaker, guardWriter } from './writeback/fhir/breaker.js';
+import { createFhirWriter } from './writeback/fhir/writer.js';
+import { createAppAcks } from './writeback/hl7/app-ack.js';
+import { oruHook } from './writeback/hl7/oru/hook.js';
+import { createOruEgress } from './writeback/hl7/oru/sender.js';
 
 export interface Gateway {
   config: GatewayConfig;

@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Document, isScalar, visit } from 'yaml';
-import { buildReference } from '../../src/monitoring/reference.js';
+import { buildReference } from '../../src/models/registry/reference.js';
 import { AKI_RECIPE } from './aki-recipe.js';
 import { type Dataset, prevalence, row, split } from './dataset.js';
 import { atThreshold, auroc, brier } from './metrics.js';

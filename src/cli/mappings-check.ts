@@ -6,17 +6,17 @@ import { loadConfig } from '../config/load.js';
 import { checkMappings, type DryRunResult } from '../features/check.js';
 import { extractFeatures, triggersScoring, usesMessageType } from '../features/extract.js';
 import { formatMappingError, loadMappings } from '../features/mapping.js';
-import type { OperationOutcomeIssue } from '../fhirstore/types.js';
+import { identifierSystemFor } from '../fhir/content-ids.js';
+import type { OperationOutcomeIssue } from '../fhir/types.js';
 import { splitMessages } from '../hl7/batch.js';
 import { senderKey, tryReadHeader } from '../hl7/header.js';
 import { parseHl7 } from '../hl7/parser.js';
-import { dryRunFhir, type FhirDryRun } from '../ingest/fhir/dry-run.js';
-import { parseModelCard } from '../models/card.js';
+import { parseModelCard } from '../models/registry/card.js';
 import type { ClinicalEvent } from '../normalize/event.js';
-import type { IdentifierMapping } from '../normalize/fhir.js';
+import { dryRunFhir, type FhirDryRun } from '../normalize/fhir/dry-run.js';
+import type { IdentifierMapping } from '../normalize/fhir/resources.js';
 import { normalizeHl7 } from '../normalize/hl7v2.js';
 import { dryRunWrite } from '../pipeline/write-dry-run.js';
-import { identifierSystemFor } from '../writeback/content-ids.js';
 import { UsageError } from './usage-error.js';
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ALL_SCOPES, MODEL_SCOPE, type ModelScope } from '../http/auth.js';
+import { ALL_SCOPES, MODEL_SCOPE, type ModelScope } from '../security/auth.js';
 import { parseKey } from '../security/raw-cipher.js';
 import { httpSchema, SHA256_HEX, tlsFilesSchema } from './http-schema.js';
 

@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
 import type { GatewayConfig } from '../config/schema.js';
-import { watchTlsFiles } from '../ingest/mllp/tls.js';
+import { watchTlsFiles } from '../mllp/tls.js';
 import type { Logger } from '../observability/logger.js';
-import { createAuthenticator, type ScopedTokenConfig } from './auth.js';
+import { createAuthenticator, type ScopedTokenConfig } from '../security/auth.js';
 import type { HttpServerOptions } from './server.js';
 import { watchTokensFile } from './tokens-file.js';
 

@@ -4,8 +4,8 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { GatewayError, operationOutcome } from '../errors/codes.js';
 import type { Logger } from '../observability/logger.js';
 import { errorInfo } from '../observability/logger.js';
-import { checkedByRoute, hasScope, type Principal, requiredScope } from './auth.js';
-import type { AuthThrottle } from './auth-throttle.js';
+import { checkedByRoute, hasScope, type Principal, requiredScope } from '../security/auth.js';
+import type { AuthThrottle } from '../security/auth-throttle.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

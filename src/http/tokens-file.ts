@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { ConfigError } from '../config/load.js';
 import { scopedToken } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
-import type { ScopedTokenConfig } from './auth.js';
+import type { ScopedTokenConfig } from '../security/auth.js';
 
 const fileSchema = z.union([z.array(scopedToken), z.object({ tokens: z.array(scopedToken) }).strict()]);
 

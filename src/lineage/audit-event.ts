@@ -1,4 +1,4 @@
-import type { Bundle, Resource } from '../fhirstore/types.js';
+import type { Bundle, Resource } from '../fhir/types.js';
 import { canonicalJson, type LineageEntry } from './chain.js';
 import type { LineageRecord } from './store.js';
 

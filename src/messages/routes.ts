@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Database } from '../db/database.js';
 import { GatewayError } from '../errors/codes.js';
-import { hasScope } from '../http/auth.js';
+import { hasScope } from '../security/auth.js';
 import type { PatientDigester } from './patient-digest.js';
 import type { PhiAccess } from './phi-access.js';
 import { getMessage, MAX_LIMIT, MESSAGE_STATUSES, type MessageFilter, searchMessages } from './search.js';

@@ -6,8 +6,8 @@
  */
 import type { Queryable } from '../db/database.js';
 import { patientKey } from '../normalize/patient-key.js';
+import { type MonitoredInput, refusalKind } from '../pipeline/monitored-input.js';
 import type { FinishHook } from '../pipeline/process.js';
-import { type MonitoredInput, refusalKind } from './input.js';
 import { type OutcomeDefinition, outcomeEvents } from './outcomes.js';
 
 const SAMPLE_COLUMNS = `model, version, alias, message_id, patient_key, source, at, score, vals,

@@ -9,7 +9,7 @@ import type { Database } from '../db/database.js';
 import { GatewayError } from '../errors/codes.js';
 import type { Mapping } from '../features/mapping.js';
 import type { LineageStore } from '../lineage/store.js';
-import { aliases, getVersion } from '../models/governance.js';
+import { aliases, getVersion } from '../models/registry/governance.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { FinishHook } from '../pipeline/process.js';

@@ -10,7 +10,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../features/mapping-schema.js';
 import type { ClinicalEvent } from '../normalize/event.js';
-import type { MonitoredInput } from './input.js';
+import type { MonitoredInput } from '../pipeline/monitored-input.js';
 
 const duration = z.string().transform((s, ctx) => {
   const ms = parseDuration(s);

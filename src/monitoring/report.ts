@@ -5,9 +5,9 @@
  * shadow or canary did beside production on the same patients. The JSON shape is the route's
  * (GET /models/{name}/monitoring, documented in the README).
  */
-import type { ModelCard } from '../models/card.js';
-import { interpret } from '../models/card.js';
-import type { MonitoringSpec } from './reference.js';
+import type { ModelCard } from '../models/registry/card.js';
+import { interpret } from '../models/registry/card.js';
+import type { MonitoringSpec } from '../models/registry/reference.js';
 import { atThreshold, auroc, aurocInterval, brier, calibration, ksTest, mean, psi } from './stats.js';
 
 export type Status = 'ok' | 'warn' | 'alert' | 'insufficient' | 'no reference';

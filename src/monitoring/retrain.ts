@@ -8,7 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Database } from '../db/database.js';
 import type { LineageStore } from '../lineage/store.js';
-import { aliases, listVersions } from '../models/governance.js';
+import { aliases, listVersions } from '../models/registry/governance.js';
 import { type DatasetRow, toArrow, toCsv } from './dataset.js';
 import type { Monitoring, MonitoringConfig } from './monitor.js';
 

@@ -6,8 +6,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Database } from '../db/database.js';
 import { GatewayError } from '../errors/codes.js';
-import { modelAccess, principalName } from '../models/access.js';
-import { audit } from '../models/governance.js';
+import { modelAccess, principalName } from '../models/registry/access.js';
+import { audit } from '../models/registry/governance.js';
 import type { Monitoring } from './monitor.js';
 import type { Retraining } from './retrain.js';
 

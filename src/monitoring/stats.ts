@@ -3,7 +3,7 @@
  * against a reference's quantile bins, and the performance of scores against labels (AUROC with
  * its Hanley-McNeil interval, Brier score, calibration by decile, rates with Wilson intervals).
  */
-import { binIndex, type Distribution } from './reference.js';
+import { binIndex, type Distribution } from '../models/registry/reference.js';
 
 const EPS = 1e-4;
 

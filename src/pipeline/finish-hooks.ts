@@ -1,8 +1,8 @@
 import type { Queryable } from '../db/database.js';
 import type { LineageEntryInput } from '../lineage/chain.js';
 import type { LineageOutput } from '../lineage/store.js';
-import type { MonitoredInput } from '../monitoring/input.js';
 import type { ClinicalEvent } from '../normalize/event.js';
+import type { MonitoredInput } from './monitored-input.js';
 
 /** How a message's processing ended, as the hooks that write with it see it. */
 export interface FinishedMessage {

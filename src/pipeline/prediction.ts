@@ -1,14 +1,14 @@
-import type { Bundle, Resource } from '../fhirstore/types.js';
+import { contentUri, isWritableUri } from '../fhir/content-ids.js';
+import { VISIT_NUMBER_SYSTEM_PREFIX } from '../fhir/profiles.js';
+import type { Bundle, Resource } from '../fhir/types.js';
+import { errorsOf, validateFhir } from '../fhir/validate.js';
 import type { LineageOutput } from '../lineage/store.js';
-import { interpret } from '../models/card.js';
-import type { LoadedModel } from '../models/onnx-model.js';
+import { interpret } from '../models/registry/card.js';
+import type { LoadedModel } from '../models/runtime/onnx-model.js';
 import type { EncounterInfo } from '../normalize/event.js';
 import { inSpanSync } from '../observability/tracing.js';
-import { buildPredictionTransaction, modelCardDocumentId } from '../writeback/builders.js';
-import { contentUri, isWritableUri } from '../writeback/content-ids.js';
-import { VISIT_NUMBER_SYSTEM_PREFIX } from '../writeback/profiles.js';
-import { errorsOf, validateFhir } from '../writeback/validate.js';
-import type { FhirWriter } from '../writeback/writer.js';
+import { buildPredictionTransaction, modelCardDocumentId } from '../writeback/fhir/builders.js';
+import type { FhirWriter } from '../writeback/fhir/writer.js';
 
 /** A failure that retrying will not mend: the message goes to `failed` with its reason at once. */
 export class PermanentFailure extends Error {
@@ -53,7 +53,7 @@ export interface Prediction {
 
 /**
  * Writes predictions to the FHIR target: the model Device, the Observation and its Provenance in one
- * idempotent transaction (src/writeback/builders.ts), each resource validated first where the target
+ * idempotent transaction (src/writeback/fhir/builders.ts), each resource validated first where the target
  * does not validate itself. Both the message pipeline and scheduled re-scoring write through this,
  * so a score reads the same in the chart whichever way it was made. A Device this writer already
  * wrote is left out of later transactions.

@@ -6,15 +6,14 @@ import type { Mapping } from '../features/mapping.js';
 import { assembleVector, type FeatureStore } from '../features/state.js';
 import { decodeHl7Bytes } from '../hl7/charset.js';
 import { Hl7ParseError, parseHl7 } from '../hl7/parser.js';
-import { SPLIT_MESSAGE_TYPE } from '../ingest/fhir/split.js';
-import { isDataError } from '../ingest/storable.js';
+import { isDataError } from '../inbox/storable.js';
 import type { LineageEntryInput } from '../lineage/chain.js';
 import type { LineageOutput, LineageStore } from '../lineage/store.js';
-import { ModelInputError } from '../models/onnx-model.js';
-import type { ModelRegistry } from '../models/registry.js';
-import { interpret } from '../models/registry.js';
-import type { MonitoredInput, MonitoredScore } from '../monitoring/input.js';
+import type { ModelRegistry } from '../models/runtime/loader.js';
+import { interpret } from '../models/runtime/loader.js';
+import { ModelInputError } from '../models/runtime/onnx-model.js';
 import type { ClinicalEvent } from '../normalize/event.js';
+import { SPLIT_MESSAGE_TYPE } from '../normalize/fhir/split.js';
 import { normalizeHl7 } from '../normalize/hl7v2.js';
 import { patientKey, primaryIdentifier } from '../normalize/patient-key.js';
 import type { Logger } from '../observability/logger.js';
@@ -23,8 +22,9 @@ import type { Metrics } from '../observability/metrics.js';
 import { contextFrom, inSpan, SpanKind } from '../observability/tracing.js';
 import { recordDeadLetter, resolveDeadLetter } from '../recovery/dead-letters.js';
 import { type RawCipher, RawCipherError } from '../security/raw-cipher.js';
-import type { FhirWriter } from '../writeback/writer.js';
+import type { FhirWriter } from '../writeback/fhir/writer.js';
 import type { FinishedMessage, FinishHook } from './finish-hooks.js';
+import type { MonitoredInput, MonitoredScore } from './monitored-input.js';
 import { createPredictionWriter, PermanentFailure, type PredictionWriterDeps } from './prediction.js';
 import { hl7SourceRef, parseHl7SourceRef } from './source-ref.js';
 
@@ -51,7 +51,7 @@ export interface PipelineDeps {
   now?: () => Date;
   /** Rows written with a message's outcome, in its transaction (the egress outbox: ORU, application ACKs). */
   onFinish?: FinishHook;
-  /** FHIR inputs (channels `fhir`, `subscription`): JSON bytes -> event (src/ingest/fhir/rows.ts). */
+  /** FHIR inputs (channels `fhir`, `subscription`): JSON bytes -> event (src/normalize/fhir/rows.ts). */
   normalizeFhir?(row: InboxRow, bytes: Buffer): Promise<ClinicalEvent>;
   /** Keyed digests of the patient's identifiers, kept with the message for search by patient. */
   patientDigests?(patient: ClinicalEvent['patient']): string[];

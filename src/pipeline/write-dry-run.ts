@@ -1,7 +1,7 @@
 import { eventTime, extractFeatures } from '../features/extract.js';
 import type { Mapping } from '../features/mapping.js';
-import type { ModelCard } from '../models/card.js';
-import { buildCardResources } from '../models/card-render.js';
+import type { ModelCard } from '../models/registry/card.js';
+import { buildCardResources } from '../models/registry/card-render.js';
 import type { ClinicalEvent } from '../normalize/event.js';
 import { primaryIdentifier } from '../normalize/patient-key.js';
 import { predictionBundle, refusals } from './prediction.js';

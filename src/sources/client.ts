@@ -1,5 +1,5 @@
 import { Client } from 'fhir-kit-client';
-import type { Bundle, Resource } from '../fhirstore/types.js';
+import type { Bundle, Resource } from '../fhir/types.js';
 import type { SigningKey } from './keys.js';
 import { createTokenProvider, type TokenProvider } from './smart.js';
 

@@ -3,8 +3,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { createSubscriptionStore } from '../../src/ingest/fhir/subscription-store.js';
-import { MllpClient } from '../../src/ingest/mllp/client.js';
+import { createSubscriptionStore } from '../../src/intake/fhir/subscription-store.js';
+import { MllpClient } from '../../src/mllp/client.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { adtA01, msaCode, vitalsOru } from '../helpers/messages.js';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { openPostgres } from '../../src/db/postgres.js';
-import { MllpClient } from '../../src/ingest/mllp/client.js';
+import { MllpClient } from '../../src/mllp/client.js';
 import { startGatewayProcess } from '../helpers/cluster.js';
 import { msaCode, vitalsOru } from '../helpers/messages.js';
 

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadModels } from '../../src/models/registry.js';
+import { loadModels } from '../../src/models/runtime/loader.js';
 import { predictions, sendMllp, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { msaCode } from '../helpers/messages.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { MllpClient } from '../../src/ingest/mllp/client.js';
+import { MllpClient } from '../../src/mllp/client.js';
 import { makeTestPki, type TestPki } from '../helpers/certs.js';
 import { type FakeMirth, startFakeMirth } from '../helpers/fake-mirth.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startGateway } from '../../src/app.js';
 import { configSchema } from '../../src/config/schema.js';
-import { MllpClient } from '../../src/ingest/mllp/client.js';
+import { MllpClient } from '../../src/mllp/client.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { predictions, sendMllp, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { msaCode, vitalsOru } from '../helpers/messages.js';

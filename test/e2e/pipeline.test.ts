@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'fhir-kit-client';
-import { MllpClient } from '../../src/ingest/mllp/client.js';
+import { validateFhir } from '../../src/fhir/validate.js';
 import type { LineageRecord } from '../../src/lineage/store.js';
-import { validateFhir } from '../../src/writeback/validate.js';
+import { MllpClient } from '../../src/mllp/client.js';
 import { dbKinds, predictions, sendMllp, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { adtA01, msaCode, vitalsOru } from '../helpers/messages.js';
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { validateFhir } from '../../src/fhir/validate.js';
 import type { LineageRecord } from '../../src/lineage/store.js';
-import { validateFhir } from '../../src/writeback/validate.js';
 import { sendMllp, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { msaCode, vitalsOru } from '../helpers/messages.js';
 

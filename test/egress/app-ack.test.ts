@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { buildAppAck, wantsAppAck } from '../../src/egress/app-ack.js';
 import { readHeader } from '../../src/hl7/header.js';
 import { parseHl7 } from '../../src/hl7/parser.js';
+import { buildAppAck, wantsAppAck } from '../../src/writeback/hl7/app-ack.js';
 import { type FakeMirth, startFakeMirth } from '../helpers/fake-mirth.js';
 import { dbKinds, sendMllp, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { msaCode, vitalsOru } from '../helpers/messages.js';

@@ -6,8 +6,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Database } from '../../src/db/database.js';
 import { openDatabase } from '../../src/db/open.js';
 import { openPostgres } from '../../src/db/postgres.js';
-import { registerFhirRoutes } from '../../src/fhirstore/routes.js';
-import { createFhirStore, type FhirStore } from '../../src/fhirstore/store.js';
+import { registerFhirRoutes } from '../../src/fhir-server/routes.js';
+import { createFhirStore, type FhirStore } from '../../src/fhir-server/store.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 export const PG_URL = process.env.DATABASE_URL;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openDatabase } from '../../src/db/open.js';
-import { MllpClient } from '../../src/ingest/mllp/client.js';
+import { MllpClient } from '../../src/mllp/client.js';
 import { msaCode, vitalsOru } from '../helpers/messages.js';
 import { type ChildGateway, PG_URL, pgSchema, sleep, spawnGateway, until } from './harness.js';
 

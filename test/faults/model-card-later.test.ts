@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Resource } from '../../src/fhirstore/types.js';
-import { AI_MODEL_CARD_PROFILE, MODEL_CARD_DOCUMENT_PROFILE } from '../../src/writeback/profiles.js';
+import { AI_MODEL_CARD_PROFILE, MODEL_CARD_DOCUMENT_PROFILE } from '../../src/fhir/profiles.js';
+import type { Resource } from '../../src/fhir/types.js';
 import { sendMllp, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { msaCode, vitalsOru } from '../helpers/messages.js';
 import { PG_URL, pgSchema, startFhirServer } from './harness.js';

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { openDatabase } from '../../src/db/open.js';
-import { registerFhirRoutes } from '../../src/fhirstore/routes.js';
-import { createFhirStore } from '../../src/fhirstore/store.js';
+import { registerFhirRoutes } from '../../src/fhir-server/routes.js';
+import { createFhirStore } from '../../src/fhir-server/store.js';
 import { sendMllp, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { msaCode, vitalsOru } from '../helpers/messages.js';
 import { PG_URL, pgSchema, until } from './harness.js';
@@ -70,6 +70,10 @@ describe('fault: one write of a re-scoring job refused', { skip: !PG_URL && 'nee
           `select count(*)::int as n from fhir_resource where resource_type = 'Observation'`,
         )
       ).rows[0]!.n;
+    const dead = await t.gw.db.query<{ stage: string; reason: string }>(
+      'select stage, reason from dead_letter',
+    );
+    assert.deepEqual(dead.rows, [], 'no message failed');
     assert.equal(await observations(), PATIENTS.length, 'each message scored and written once');
 
     refuse = true;

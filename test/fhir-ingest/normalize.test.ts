@@ -6,8 +6,13 @@ import { describe, it } from 'node:test';
 import { extractFeatures } from '../../src/features/extract.js';
 import { loadMappings, parseMapping } from '../../src/features/mapping.js';
 import { parseHl7 } from '../../src/hl7/parser.js';
-import { parseNotification } from '../../src/ingest/fhir/notification.js';
-import { authorityOf, canonicalObservations, normalizeFhir, patientInfo } from '../../src/normalize/fhir.js';
+import { parseNotification } from '../../src/intake/fhir/notification.js';
+import {
+  authorityOf,
+  canonicalObservations,
+  normalizeFhir,
+  patientInfo,
+} from '../../src/normalize/fhir/resources.js';
 import { normalizeHl7 } from '../../src/normalize/hl7v2.js';
 import { patientKey } from '../../src/normalize/patient-key.js';
 import { loadSigningKey } from '../../src/sources/keys.js';

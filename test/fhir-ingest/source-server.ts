@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Database } from '../../src/db/database.js';
 import { openDatabase } from '../../src/db/open.js';
-import { registerFhirRoutes } from '../../src/fhirstore/routes.js';
-import { createFhirStore, type FhirStore } from '../../src/fhirstore/store.js';
+import { registerFhirRoutes } from '../../src/fhir-server/routes.js';
+import { createFhirStore, type FhirStore } from '../../src/fhir-server/store.js';
 
 /**
  * A stand-in EHR for tests: a SMART Backend Services token endpoint that really verifies the

@@ -1,4 +1,4 @@
-import type { PredictionInput } from '../../src/writeback/builders.js';
+import type { PredictionInput } from '../../src/writeback/fhir/builders.js';
 
 export const MRN = 'http://hospital.example/mrn/HOSP';
 

@@ -3,12 +3,12 @@ import { type AddressInfo, createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Client } from 'fhir-kit-client';
-import { registerFhirRoutes } from '../../src/fhirstore/routes.js';
-import { createFhirStore } from '../../src/fhirstore/store.js';
-import type { Bundle, OperationOutcome } from '../../src/fhirstore/types.js';
-import { buildPredictionTransaction } from '../../src/writeback/builders.js';
-import { MODEL_VERSION_SYSTEM } from '../../src/writeback/profiles.js';
-import { createFhirWriter, FhirWriteError } from '../../src/writeback/writer.js';
+import { MODEL_VERSION_SYSTEM } from '../../src/fhir/profiles.js';
+import type { Bundle, OperationOutcome } from '../../src/fhir/types.js';
+import { registerFhirRoutes } from '../../src/fhir-server/routes.js';
+import { createFhirStore } from '../../src/fhir-server/store.js';
+import { buildPredictionTransaction } from '../../src/writeback/fhir/builders.js';
+import { createFhirWriter, FhirWriteError } from '../../src/writeback/fhir/writer.js';
 import { type TestDatabase, testDatabases } from '../helpers/db.js';
 import { MRN, observation, prediction } from './fixtures.js';
 

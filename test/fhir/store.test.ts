@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { openDatabase } from '../../src/db/open.js';
-import { FhirOutcomeError } from '../../src/fhirstore/outcome.js';
-import { createFhirStore } from '../../src/fhirstore/store.js';
-import type { Bundle, Resource } from '../../src/fhirstore/types.js';
+import { FhirOutcomeError } from '../../src/fhir/outcome.js';
+import type { Bundle, Resource } from '../../src/fhir/types.js';
+import { createFhirStore } from '../../src/fhir-server/store.js';
 import { testDatabases } from '../helpers/db.js';
 import { MRN, observation } from './fixtures.js';
 

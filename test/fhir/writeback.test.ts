@@ -2,8 +2,6 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { Resource } from '../../src/fhirstore/types.js';
-import { buildPredictionTransaction, deterministicId } from '../../src/writeback/builders.js';
 import {
   AI_DEVICE_PROFILE,
   AI_PROVENANCE_PROFILE,
@@ -11,8 +9,10 @@ import {
   MODEL_DEVICE_PROFILE,
   PREDICTION_OBSERVATION_PROFILE,
   PREDICTION_PROVENANCE_PROFILE,
-} from '../../src/writeback/profiles.js';
-import { errorsOf, PROFILES_DIR, validateFhir } from '../../src/writeback/validate.js';
+} from '../../src/fhir/profiles.js';
+import type { Resource } from '../../src/fhir/types.js';
+import { errorsOf, PROFILES_DIR, validateFhir } from '../../src/fhir/validate.js';
+import { buildPredictionTransaction, deterministicId } from '../../src/writeback/fhir/builders.js';
 import { prediction } from './fixtures.js';
 
 const resources = (b = buildPredictionTransaction(prediction())) => b.entry!.map((e) => e.resource!);

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:net';
-import { encodeFrame, MllpDecoder } from '../../src/ingest/mllp/codec.js';
+import { encodeFrame, MllpDecoder } from '../../src/mllp/codec.js';
 
 export interface FakeMirth {
   port: number;

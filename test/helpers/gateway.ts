@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { type Gateway, startGateway } from '../../src/app.js';
 import { configSchema } from '../../src/config/schema.js';
 import { openPostgres } from '../../src/db/postgres.js';
-import { MllpClient } from '../../src/ingest/mllp/client.js';
+import { MllpClient } from '../../src/mllp/client.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
 
 export interface TestGatewayOptions {

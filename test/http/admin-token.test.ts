@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { resolveAdminToken } from '../../src/http/auth.js';
+import { resolveAdminToken } from '../../src/security/auth.js';
 
 describe('the generated admin token', () => {
   it('is kept in DATA_DIR (mode 0600), read again at the next start, and never reads as a CLI option', () => {

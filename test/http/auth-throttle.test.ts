@@ -7,8 +7,8 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { type Gateway, startGateway } from '../../src/app.js';
 import { configSchema } from '../../src/config/schema.js';
-import { createAuthThrottle } from '../../src/http/auth-throttle.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { createAuthThrottle } from '../../src/security/auth-throttle.js';
 
 /**
  * Token guessing is slowed (issue 12 item 5): beyond `http.authThrottle.maxFailures` failed

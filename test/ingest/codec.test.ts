@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeFrame, MllpDecoder } from '../../src/ingest/mllp/codec.js';
+import { encodeFrame, MllpDecoder } from '../../src/mllp/codec.js';
 
 const payloads = (frames: ReturnType<MllpDecoder['push']>) =>
   frames.map((f) => (f.kind === 'frame' ? f.payload.toString('utf8') : `oversize:${f.size}`));

@@ -4,18 +4,18 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Database } from '../../src/db/database.js';
 import { openDatabase } from '../../src/db/open.js';
-import { ackCode } from '../../src/egress/oru/message.js';
-import { Inbox } from '../../src/ingest/inbox.js';
-import { createHl7Intake } from '../../src/ingest/intake.js';
-import { MllpClient } from '../../src/ingest/mllp/client.js';
-import { encodeFrame, MllpDecoder } from '../../src/ingest/mllp/codec.js';
+import { Inbox } from '../../src/inbox/inbox.js';
+import { createHl7Intake } from '../../src/intake/hl7-intake.js';
 import { createLineageStore } from '../../src/lineage/store.js';
+import { MllpClient } from '../../src/mllp/client.js';
+import { encodeFrame, MllpDecoder } from '../../src/mllp/codec.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';
+import { ackCode } from '../../src/writeback/hl7/oru/message.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { msaCode, vitalsOru } from '../helpers/messages.js';
 
-const DIR = new URL('../../fixtures/hl7v2/', import.meta.url);
+const DIR = new URL('../../fixtures/hl7v2', import.meta.url);
 const seeds = readdirSync(DIR)
   .filter((f) => f.endsWith('.hl7'))
   .map((f) => readFileSync(new URL(f, DIR)));

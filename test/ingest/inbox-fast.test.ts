@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Inbox } from '../../src/ingest/inbox.js';
+import { Inbox } from '../../src/inbox/inbox.js';
 import { createLineageStore, type LineageStore } from '../../src/lineage/store.js';
 import { type TestDatabase, testDatabases } from '../helpers/db.js';
 

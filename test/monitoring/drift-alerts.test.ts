@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { MllpClient } from '../../src/ingest/mllp/client.js';
+import { MllpClient } from '../../src/mllp/client.js';
 import { runCli } from '../helpers/cli.js';
 import { dbKinds, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { akiOru, type Panel, type Receiver, startReceiver, trainingLike, until } from './helpers.js';

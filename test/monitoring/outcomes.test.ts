@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { MllpClient } from '../../src/ingest/mllp/client.js';
+import { MllpClient } from '../../src/mllp/client.js';
 import { dbKinds, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { vitalsOru } from '../helpers/messages.js';
 import { akiOru, trainingLike, uninformativeAki } from './helpers.js';

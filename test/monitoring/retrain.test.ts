@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { tableFromIPC } from 'apache-arrow';
-import { MllpClient } from '../../src/ingest/mllp/client.js';
+import { MllpClient } from '../../src/mllp/client.js';
 import { dbKinds, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { akiOru, type Receiver, startReceiver, trainingLike, uninformativeAki, until } from './helpers.js';
 

@@ -1,8 +1,8 @@
 /** The statistics of monitoring against values worked out by hand or known from tables. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { binIndex, describe as describeValues } from '../../src/models/registry/reference.js';
 import { labelOf, outcomeSchema } from '../../src/monitoring/outcomes.js';
-import { binIndex, describe as describeValues } from '../../src/monitoring/reference.js';
 import {
   atThreshold,
   auroc,

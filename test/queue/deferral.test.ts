@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { createBullmqQueue } from '../../src/queue/bullmq.js';
-import { CircuitOpenError } from '../../src/writeback/breaker.js';
+import { CircuitOpenError } from '../../src/writeback/fhir/breaker.js';
 
 describe('BullMQ queue: deferral and retries', { skip: !process.env.REDIS_URL && 'needs REDIS_URL' }, () => {
   it('runs a deferred job again without using an attempt; gives up after maxAttempts; replays a finished job', async () => {

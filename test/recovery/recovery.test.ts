@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { MllpClient } from '../../src/ingest/mllp/client.js';
+import { validateFhir } from '../../src/fhir/validate.js';
 import { entryHash, type LineageEntry } from '../../src/lineage/chain.js';
 import type { LineageRecord } from '../../src/lineage/store.js';
+import { MllpClient } from '../../src/mllp/client.js';
 import type { DeadLetter } from '../../src/recovery/dead-letters.js';
 import { pruneRawMessages } from '../../src/retention/prune.js';
-import { validateFhir } from '../../src/writeback/validate.js';
 import { dbKinds, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { msaCode, vitalsOru } from '../helpers/messages.js';
 

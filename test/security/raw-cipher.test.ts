@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { configSchema } from '../../src/config/schema.js';
-import { createAuthenticator, hasScope, requiredScope } from '../../src/http/auth.js';
+import { createAuthenticator, hasScope, requiredScope } from '../../src/security/auth.js';
 import { createRawCipher, isSealed, parseKey, RawCipherError } from '../../src/security/raw-cipher.js';
 
 const key = (id: string) => parseKey(id, randomBytes(32).toString('base64'));

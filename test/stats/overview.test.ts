@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { MllpClient } from '../../src/ingest/mllp/client.js';
+import { MllpClient } from '../../src/mllp/client.js';
 import { bucketQuantile } from '../../src/stats/overview.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { adtA01, msaCode, vitalsOru } from '../helpers/messages.js';

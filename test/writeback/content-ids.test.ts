@@ -1,16 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { loadModelCard } from '../../src/models/card.js';
-import { buildCardResources } from '../../src/models/card-render.js';
+import { contentUri, encodeUriPart, fhirString, identifierSystemFor } from '../../src/fhir/content-ids.js';
+import { errorsOf, validateFhir } from '../../src/fhir/validate.js';
+import { loadModelCard } from '../../src/models/registry/card.js';
+import { buildCardResources } from '../../src/models/registry/card-render.js';
 import { predictionBundle } from '../../src/pipeline/prediction.js';
-import {
-  contentUri,
-  encodeUriPart,
-  fhirString,
-  identifierSystemFor,
-} from '../../src/writeback/content-ids.js';
-import { errorsOf, validateFhir } from '../../src/writeback/validate.js';
 
 /** RFC 3986 URI (scheme ":" then unreserved, pct-encoded, sub-delims, ":", "@", "/", "?", "#"). */
 const RFC3986 = /^[A-Za-z][A-Za-z0-9+.-]*:(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?#]|%[0-9A-F]{2})*$/;
