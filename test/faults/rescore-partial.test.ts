@@ -70,10 +70,15 @@ describe('fault: one write of a re-scoring job refused', { skip: !PG_URL && 'nee
           `select count(*)::int as n from fhir_resource where resource_type = 'Observation'`,
         )
       ).rows[0]!.n;
-    const dead = await t.gw.db.query<{ stage: string; reason: string }>(
-      'select stage, reason from dead_letter',
+    const dead = async () =>
+      (await t.gw.db.query<{ stage: string; reason: string }>('select stage, reason from dead_letter')).rows;
+    // Processed in the gateway's inbox and written in the EHR are two databases: wait for both.
+    await until(
+      'each message written to the EHR',
+      async () => (await observations()) >= PATIENTS.length || (await dead()).length > 0,
+      20_000,
     );
-    assert.deepEqual(dead.rows, [], 'no message failed');
+    assert.deepEqual(await dead(), [], 'no message failed');
     assert.equal(await observations(), PATIENTS.length, 'each message scored and written once');
 
     refuse = true;
