@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Database } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
 import { badRequest, FhirOutcomeError, toOutcomeError } from '../fhir/outcome.js';
 import type { Bundle, BundleEntry, Resource } from '../fhir/types.js';
 import { Repo, type ResourceValidator, type WriteResult } from './repo.js';
@@ -99,11 +99,17 @@ export function searchset(total: number, resources: Resource[], baseUrl?: string
 async function transaction(db: Database, validate: ResourceValidator, bundle: Bundle, baseUrl?: string) {
   const entries = bundle.entry ?? [];
   const planned = entries.map(plan);
-  return db.transaction(async (tx) => {
+  // Locks are taken in one global order (criteria first, then rows by Type/id), whatever the order
+  // of the entries: two transactions writing the same resources never wait on each other in a circle.
+  const conditional = planned
+    .filter((p) => p.method !== 'GET' && (p.method === 'POST' ? p.entry.request?.ifNoneExist : p.query))
+    .sort((a, b) => lockKey(a).localeCompare(lockKey(b)));
+  const rest = planned.filter((p) => !conditional.includes(p));
+  return inTransactionRetried(db, async (tx) => {
     const repo = new Repo(tx, validate);
     const refs = new Map<string, string>();
     const matched = new Map<number, string>();
-    for (const p of planned) {
+    for (const p of [...conditional, ...rest]) {
       if (p.method === 'GET') continue;
       let id = p.id;
       const criteria = p.method === 'POST' ? p.entry.request?.ifNoneExist : p.query;
@@ -131,8 +137,10 @@ async function transaction(db: Database, validate: ResourceValidator, bundle: Bu
       }
     }
     const results: BundleEntry[] = new Array(planned.length);
-    for (const p of planned) {
-      if (p.method === 'GET') continue;
+    const writes = planned
+      .filter((p) => p.method !== 'GET')
+      .sort((a, b) => `${a.type}/${a.id}`.localeCompare(`${b.type}/${b.id}`));
+    for (const p of writes) {
       try {
         const resource = resolveReferences({ ...p.entry.resource!, id: p.id }, refs);
         if (p.method === 'POST' && matched.has(p.index)) {
@@ -158,6 +166,27 @@ async function transaction(db: Database, validate: ResourceValidator, bundle: Bu
     }
     return { resourceType: 'Bundle', type: 'transaction-response', entry: results } satisfies Bundle;
   });
+}
+
+const lockKey = (p: { type: string; method: string; query?: string; entry: BundleEntry }) =>
+  `${p.type}?${p.method === 'POST' ? p.entry.request?.ifNoneExist : p.query}`;
+
+/** PostgreSQL's deadlock and serialization failures: the whole transaction may simply run again. */
+const RETRIED_SQLSTATES = new Set(['40P01', '40001']);
+
+/**
+ * Runs an all-or-nothing Bundle transaction, again (up to 3 times) when PostgreSQL aborted it for a
+ * deadlock or a serialization failure: nothing outside the database has happened yet.
+ */
+async function inTransactionRetried<T>(db: Database, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction(fn);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (attempt >= 3 || typeof code !== 'string' || !RETRIED_SQLSTATES.has(code)) throw err;
+    }
+  }
 }
 
 /** Prefixes the expressions of an entry's issues with `Bundle.entry[i]`. */

@@ -214,6 +214,39 @@ for (const kind of testDatabases()) {
         assert.equal(new Set(results.map((x) => x.resource.id)).size, 1);
         assert.equal((await store.search('Observation', { identifier: 'urn:test|race' })).total, 1);
       }));
+
+    it('concurrent transactions writing the same resources in any entry order all commit (no deadlock)', () =>
+      withStore(async (store) => {
+        // Each transaction creates its own Observation and puts two shared resources, half of them
+        // in one order and half in the other: without one lock order, PostgreSQL aborts some with a
+        // deadlock, which the EHR's client sees as a 500.
+        const shared = (n: number): Array<NonNullable<Bundle['entry']>[number]> => [
+          {
+            resource: { resourceType: 'Device', id: 'shared-a', status: 'active', serialNumber: String(n) },
+            request: { method: 'PUT', url: 'Device/shared-a' },
+          },
+          {
+            resource: { resourceType: 'Device', id: 'shared-b', status: 'active', serialNumber: String(n) },
+            request: { method: 'PUT', url: 'Device/shared-b' },
+          },
+        ];
+        const bundles: Bundle[] = Array.from({ length: 12 }, (_, n) => ({
+          resourceType: 'Bundle',
+          type: 'transaction',
+          entry: [
+            { resource: observation(`${n}-${n}`), request: { method: 'POST', url: 'Observation' } },
+            ...(n % 2 ? shared(n) : shared(n).reverse()),
+          ],
+        }));
+        const results = await Promise.allSettled(bundles.map((b) => store.processBundle(b)));
+        assert.deepEqual(
+          results
+            .filter((r) => r.status === 'rejected')
+            .map((r) => String((r as PromiseRejectedResult).reason)),
+          [],
+        );
+        assert.equal((await store.search('Observation', {})).total, bundles.length);
+      }));
   });
 }
 
