@@ -18,7 +18,7 @@ const pct = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
 
 /** Runs the senders in a worker thread and waits for their result. */
-function runSenders(job: SenderJob): Promise<SenderResult> {
+export function runSenders(job: SenderJob): Promise<SenderResult> {
   return new Promise((resolve, reject) => {
     const w = new Worker(new URL('./mllp-senders-boot.mjs', import.meta.url), { workerData: job });
     w.once('message', (r: SenderResult) => {

@@ -20,6 +20,15 @@ function intakeRow(r: IntakeResult): string {
 
 async function main() {
   const only = process.argv[2];
+  if (only === 'profile') {
+    // Not part of the default run (about 90 s, and the profiler slows the gateway it measures).
+    const { benchProfile } = await import('./profile.js');
+    console.log(
+      '\n## Where the CPU of a message goes (CPU profile of a gateway process, PostgreSQL + Redis)\n',
+    );
+    console.log((await benchProfile()).markdown);
+    return;
+  }
   if (!only || only === 'hl7') {
     const { benchHl7Parsers } = await import('./hl7-parsers.js');
     const { rows } = await benchHl7Parsers();
