@@ -42,6 +42,7 @@ import {
 } from './pipeline/rescore-service.js';
 import { createBullmqQueue } from './queue/bullmq.js';
 import { createInProcessQueue } from './queue/in-process.js';
+import { type InboxClaimer, startInboxClaimer, storedOnlyQueue } from './queue/inbox-claim.js';
 import type { WorkQueue } from './queue/work-queue.js';
 import { createReplayer, type Replayer } from './recovery/replay.js';
 import { registerRecoveryRoutes } from './recovery/routes.js';
@@ -101,6 +102,16 @@ export interface StartOptions {
 }
 
 /**
+ * What a role runs (config `role`, GATEWAY_ROLE): `intake` the doors (MLLP, POST /hl7, FHIR
+ * ingest and subscriptions) and the inbox; `worker` the processing (pipeline, write-back, ORU and
+ * application-ACK egress, re-scoring jobs, the sweeper); `all` both. Every role serves the HTTP API
+ * (health, metrics, console, lineage, the embedded FHIR store the workers write to).
+ */
+export function roleRuns(role: GatewayConfig['role']): { doors: boolean; processing: boolean } {
+  return { doors: role !== 'worker', processing: role !== 'intake' };
+}
+
+/**
  * Starts every service in order (config -> database -> models and mappings -> HTTP and FHIR store
  * -> queue and pipeline -> intake -> MLLP) and returns one close() that stops them in mirror order,
  * letting in-flight work finish.
@@ -109,6 +120,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   const base = opts.baseDir ?? process.cwd();
   const logger = opts.logger ?? createLogger(config.log.level);
   const metrics = createMetrics({ maxSenders: config.metrics.maxSenders });
+  const runs = roleRuns(config.role);
   // Each service registers its close; they run in this order: stop taking work, finish what is in
   // flight, then release what the work needed.
   const ORDER = [
@@ -254,13 +266,20 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       maxBackoffMs: config.processing.maxBackoffMs,
       onGiveUp: async (id: string, err: unknown) => pipeline.giveUp(id, err),
     };
+    // Without Redis an intake-role process only stores: the workers claim from the inbox table.
     const queue: WorkQueue = config.redisUrl
       ? createBullmqQueue(config.redisUrl, {
           ...queueOpts,
           ...(opts.queuePrefix ? { prefix: opts.queuePrefix } : {}),
         })
-      : createInProcessQueue(queueOpts);
-    closers.set('queue', () => queue.close());
+      : runs.processing
+        ? createInProcessQueue(queueOpts)
+        : storedOnlyQueue(db);
+    let claimer: InboxClaimer | undefined;
+    closers.set('queue', async () => {
+      await claimer?.close();
+      await queue.close();
+    });
     const replayer = createReplayer({ db, lineage, queue, onQueued: (n) => metrics.replayed.inc(n) });
     registerRecoveryRoutes(http, db, replayer);
     registerStatsRoutes(http, {
@@ -299,14 +318,16 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       allowedSenders: config.mllp.allowSenders,
       outcomes,
     });
-    registerHl7Route(http, intake, {
-      maxMessageBytes: config.mllp.maxMessageBytes,
-      bodyLimitBytes: config.http.bodyLimitBytes,
-    });
+    if (runs.doors)
+      registerHl7Route(http, intake, {
+        maxMessageBytes: config.mllp.maxMessageBytes,
+        bodyLimitBytes: config.http.bodyLimitBytes,
+      });
     const fhirIngest = createFhirIngest({ config, dataDir, db, inbox, logger, metrics });
     closers.set('fhirIngest', () => fhirIngest.close());
-    registerFhirIngestRoutes(http, fhirIngest);
+    if (runs.doors) registerFhirIngestRoutes(http, fhirIngest);
     const checks: Record<string, Check> = {
+      role: async () => ({ role: config.role }),
       database: async () => {
         await db.ping();
         return { kind: db.kind };
@@ -349,10 +370,18 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       breaker,
     );
     // Results and application ACKs wait in the outbox table; rows a previous run left are resumed.
-    const egress = createOruEgress({ ...config.egress.oru, db, lineage, logger, metrics, cipher });
+    const egress = createOruEgress({
+      ...config.egress.oru,
+      ...(runs.processing ? {} : { destinations: [] }),
+      db,
+      lineage,
+      logger,
+      metrics,
+      cipher,
+    });
     const appAcks = createAppAcks({
       mode: config.ack.mode,
-      destinations: config.ack.applicationAck.destinations,
+      destinations: runs.processing ? config.ack.applicationAck.destinations : [],
       application: config.mllp.application,
       facility: config.mllp.facility,
       db,
@@ -410,50 +439,71 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
           outcomes.notify(id); // ACK timing "processed": whoever waits on this message looks now
         }
       });
-    if (opts.startWorkers !== false) startWorkers();
+    if (opts.startWorkers !== false && runs.processing) startWorkers();
     modelApi.setWriter(writer);
-    const scoring = await startModelJobs(config, {
-      db,
-      models,
-      mappings,
-      features: createFeatureStore(db),
-      writer,
-      lineage,
-      logger,
-      api: modelApi,
-      queuePrefix: opts.queuePrefix,
-      identifierSystem,
-      validateBeforeWrite,
-      modelCard,
-      onScored: (model, version, n) => metrics.predictions.inc({ model, version }, n),
-    });
+    // Re-scoring is processing: an intake-role process leaves it (and POST .../rescore) to the workers.
+    const scoring = !runs.processing
+      ? { close: async () => {} }
+      : await startModelJobs(config, {
+          db,
+          models,
+          mappings,
+          features: createFeatureStore(db),
+          writer,
+          lineage,
+          logger,
+          api: modelApi,
+          queuePrefix: opts.queuePrefix,
+          identifierSystem,
+          validateBeforeWrite,
+          modelCard,
+          onScored: (model, version, n) => metrics.predictions.inc({ model, version }, n),
+        });
     closers.set('scoring', () => scoring.close());
-    // Messages stored but not processed before the last stop (crash or kill -9) go first.
+    // Messages stored but not processed before the last stop (crash or kill -9) go first; without
+    // Redis a worker-role process claims them (and every new one) from the inbox instead.
+    const claims = runs.processing && config.role === 'worker' && !config.redisUrl;
     const pending = await db.query<{ message_id: string }>(
-      `select message_id from inbox where status = 'received' order by received_at`,
+      runs.processing && !claims
+        ? `select message_id from inbox where status = 'received' order by received_at`
+        : 'select null::text as message_id where false',
     );
+    if (claims)
+      claimer = startInboxClaimer({
+        db,
+        queue,
+        logger,
+        target: config.processing.concurrency * 4,
+        intervalMs: config.processing.claimIntervalMs,
+        leaseMs: config.processing.claimLeaseMs,
+      });
     if (pending.rows.length > 0) {
       logger.info({ messages: pending.rows.length }, 'resuming messages stored before the last stop');
       await queue.enqueue(pending.rows.map((r) => r.message_id));
     }
 
-    const mllp: MllpListener = await startMllpListener({
-      host: config.host,
-      port: config.mllp.port,
-      maxMessageBytes: config.mllp.maxMessageBytes,
-      maxConnections: config.mllp.maxConnections,
-      idleTimeoutMs: config.mllp.idleTimeoutMs,
-      maxConnectionsPerAddress: config.mllp.maxConnectionsPerAddress,
-      allowAddresses: config.mllp.allowAddresses,
-      shutdownGraceMs: config.mllp.shutdownGraceMs,
-      ...(config.mllp.tls ? { tls: config.mllp.tls } : {}),
-      intake,
-      logger,
-      metrics,
-    });
-    closers.set('mllp', () => mllp.close());
+    const mllp: MllpListener | undefined = !runs.doors
+      ? undefined
+      : await startMllpListener({
+          host: config.host,
+          port: config.mllp.port,
+          maxMessageBytes: config.mllp.maxMessageBytes,
+          maxConnections: config.mllp.maxConnections,
+          idleTimeoutMs: config.mllp.idleTimeoutMs,
+          maxConnectionsPerAddress: config.mllp.maxConnectionsPerAddress,
+          allowAddresses: config.mllp.allowAddresses,
+          shutdownGraceMs: config.mllp.shutdownGraceMs,
+          ...(config.mllp.tls ? { tls: config.mllp.tls } : {}),
+          intake,
+          logger,
+          metrics,
+        });
+    if (mllp) closers.set('mllp', () => mllp.close());
     const holder = processHolder();
-    const sweeper = startSweeper({ db, queue, logger, intervalMs: config.processing.sweepIntervalMs });
+    // An intake-role process leaves the sweep to the workers (without Redis it has no queue to feed).
+    const sweeper = runs.processing
+      ? startSweeper({ db, queue, logger, intervalMs: config.processing.sweepIntervalMs })
+      : { sweep: async () => {}, close: async () => {} };
     const pruner = startPruner({
       db,
       lineage,
@@ -508,8 +558,10 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       reloadTokens: access.reload,
       httpUrl,
       fhirBaseUrl,
-      mllpPort: mllp.port,
-      startWorkers,
+      mllpPort: mllp?.port ?? 0,
+      startWorkers: () => {
+        if (runs.processing) startWorkers();
+      },
       async idle(timeoutMs = 30_000) {
         const until = Date.now() + timeoutMs;
         for (;;) {

@@ -47,6 +47,7 @@ const ENV_KEYS: Array<[string, string[], 'string' | 'port' | 'json' | 'keys']> =
   ['DATA_DIR', ['dataDir'], 'string'],
   ['DATABASE_URL', ['databaseUrl'], 'string'],
   ['REDIS_URL', ['redisUrl'], 'string'],
+  ['GATEWAY_ROLE', ['role'], 'string'],
   ['FHIR_BASE_URL', ['fhir', 'baseUrl'], 'string'],
   ['GATEWAY_ADMIN_TOKEN', ['adminToken'], 'string'],
   ['GATEWAY_ADMIN_TOKEN_SHA256', ['adminTokenSha256'], 'string'],

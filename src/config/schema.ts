@@ -132,6 +132,13 @@ export const configSchema = z
     dataDir: z.string().min(1).default('./data'),
     databaseUrl: z.string().url().optional(),
     redisUrl: z.string().url().optional(),
+    /**
+     * What this process runs (GATEWAY_ROLE): `intake` the doors and the inbox (messages stored and
+     * queued, not processed), `worker` the processing (pipeline, write-back, egress, re-scoring) and
+     * no doors, `all` both. On PostgreSQL `gateway serve` runs `all` as an intake process with a
+     * worker child process (processing.workerProcess); on PGlite `all` is one process.
+     */
+    role: z.enum(['all', 'intake', 'worker']).default('all'),
     adminToken: z.string().min(16).optional(),
     /** The admin token given as its SHA-256 (hex) only (GATEWAY_ADMIN_TOKEN_SHA256). */
     adminTokenSha256: z.string().regex(SHA256_HEX, 'lowercase hex SHA-256 of the token').optional(),
@@ -375,6 +382,15 @@ export const configSchema = z
         maxBackoffMs: z.number().int().min(1).default(60_000),
         /** How often messages left `received` (a lost job, a database outage) are queued again. */
         sweepIntervalMs: z.number().int().min(100).default(30_000),
+        /**
+         * role `all` on PostgreSQL under `gateway serve`: processing in a worker-role child process,
+         * so ACKs never wait for scoring on one event loop. False: one process (as on PGlite).
+         */
+        workerProcess: z.boolean().default(true),
+        /** Without Redis: how often a worker-role process looks for `received` messages to claim. */
+        claimIntervalMs: z.number().int().min(10).default(100),
+        /** Without Redis: a claimed message not finished after this long may be claimed by another worker. */
+        claimLeaseMs: z.number().int().min(1000).default(30_000),
       })
       .strict()
       .prefault({}),
@@ -448,6 +464,12 @@ export const configSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.role !== 'all' && !c.databaseUrl)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['role'],
+        message: `role '${c.role}' needs PostgreSQL (databaseUrl / DATABASE_URL): the embedded database is one process`,
+      });
     if (c.adminToken && c.adminTokenSha256)
       ctx.addIssue({
         code: 'custom',

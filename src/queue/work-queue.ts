@@ -4,7 +4,7 @@
  * processes share the work.
  */
 export interface WorkQueue {
-  readonly kind: 'in-process' | 'bullmq';
+  readonly kind: 'in-process' | 'bullmq' | 'inbox';
   /**
    * Queues messages once each: a message already queued is skipped. `again` (a tag, or one per
    * message) lets a message queued before be queued anew, once per tag: a replay (its replay id),
