@@ -135,8 +135,9 @@ export const configSchema = z
     /**
      * What this process runs (GATEWAY_ROLE): `intake` the doors and the inbox (messages stored and
      * queued, not processed), `worker` the processing (pipeline, write-back, egress, re-scoring) and
-     * no doors, `all` both. On PostgreSQL `gateway serve` runs `all` as an intake process with a
-     * worker child process (processing.workerProcess); on PGlite `all` is one process.
+     * no doors, `all` both in one process (the only role on PGlite, the embedded database being one
+     * process's). On PostgreSQL run one `intake` and one or more `worker` processes so that ACKs
+     * never wait for scoring on a shared event loop (README, Running it in production).
      */
     role: z.enum(['all', 'intake', 'worker']).default('all'),
     adminToken: z.string().min(16).optional(),
@@ -382,11 +383,6 @@ export const configSchema = z
         maxBackoffMs: z.number().int().min(1).default(60_000),
         /** How often messages left `received` (a lost job, a database outage) are queued again. */
         sweepIntervalMs: z.number().int().min(100).default(30_000),
-        /**
-         * role `all` on PostgreSQL under `gateway serve`: processing in a worker-role child process,
-         * so ACKs never wait for scoring on one event loop. False: one process (as on PGlite).
-         */
-        workerProcess: z.boolean().default(true),
         /** Without Redis: how often a worker-role process looks for `received` messages to claim. */
         claimIntervalMs: z.number().int().min(10).default(100),
         /** Without Redis: a claimed message not finished after this long may be claimed by another worker. */
