@@ -16,9 +16,12 @@ import type { WorkQueue } from './work-queue.js';
 /** Intake role without Redis: nothing is queued in this process; the backlog is the inbox's. */
 export function storedOnlyQueue(db: Database, refreshMs = 1000): WorkQueue {
   let counted = 0;
+  let added = 0;
   const refresh = async () => {
+    const before = added;
     const r = await db.query<{ n: number }>(`select count(*)::int as n from inbox where status = 'received'`);
-    counted = Number(r.rows[0]?.n ?? 0);
+    // What was stored while the count ran counts too (at worst twice, until the next refresh).
+    counted = Number(r.rows[0]?.n ?? 0) + (added - before);
   };
   void refresh().catch(() => {});
   const timer = setInterval(() => void refresh().catch(() => {}), refreshMs);
@@ -26,7 +29,10 @@ export function storedOnlyQueue(db: Database, refreshMs = 1000): WorkQueue {
   return {
     kind: 'inbox',
     async enqueue(ids, opts) {
-      counted += opts?.again === undefined ? ids.length : 0;
+      if (opts?.again === undefined) {
+        counted += ids.length;
+        added += ids.length;
+      }
       // Queued again (a replay, the sweeper): claimable by a worker now, not after the lease.
       if (opts?.again !== undefined && ids.length > 0)
         await db.query(
