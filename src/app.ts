@@ -327,14 +327,14 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     closers.set('fhirIngest', () => fhirIngest.close());
     if (runs.doors) registerFhirIngestRoutes(http, fhirIngest);
     const checks: Record<string, Check> = {
-      role: async () => ({ role: config.role }),
       database: async () => {
         await db.ping();
         return { kind: db.kind };
       },
       queue: async () => {
         await queue.ping();
-        return { kind: queue.kind, backlog: queue.backlog() };
+        // The role says what this process does with the queue: fills it (intake), takes (worker), both.
+        return { kind: queue.kind, backlog: queue.backlog(), role: config.role };
       },
       fhir: async () => {
         const circuit = breaker.state;
