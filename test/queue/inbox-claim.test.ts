@@ -11,7 +11,8 @@ import { vitalsOru } from '../helpers/messages.js';
 /**
  * Without Redis the inbox is the queue between an intake process and worker processes
  * (GATEWAY_ROLE): two claimers on one database never take the same message, each keeps at most
- * its target queued, and a claim not finished is taken again only once its lease has passed.
+ * its target queued, a claim not finished is taken again only once its lease has passed, and the intake refuses
+ * (GW_INBOX_FULL: AE, ERR 207) once inbox.maxPending messages wait unprocessed.
  */
 for (const kind of testDatabases().filter((k) => k.name === 'postgres')) {
   describe(`inbox claims (${kind.name})`, () => {
@@ -22,7 +23,7 @@ for (const kind of testDatabases().filter((k) => k.name === 'postgres')) {
       const inbox = new Inbox(db, createLineageStore(db), {
         maxBatch: 64,
         maxDelayMs: 0,
-        maxPending: 1000,
+        maxPending: 50,
         onCommitted: (ids) => void stored.enqueue(ids),
         backlog: () => stored.backlog(),
       });
@@ -44,17 +45,32 @@ for (const kind of testDatabases().filter((k) => k.name === 'postgres')) {
           ),
         );
         assert.equal(stored.backlog(), 50, 'the intake counts what it stored, queued nowhere');
+        // Back-pressure without Redis: the inbox's unprocessed rows count against inbox.maxPending.
+        await assert.rejects(
+          inbox.accept({
+            channel: 'mllp',
+            sender: 'V|W',
+            controlId: 'IC-FULL',
+            messageType: 'ORU^R01',
+            raw: Buffer.from(vitalsOru({ controlId: 'IC-FULL' })),
+          }),
+          (err: { code?: string }) => err.code === 'GW_INBOX_FULL',
+        );
         // Neither queue is started: what they hold is what was claimed.
         const a = claimer(qa, 60_000);
         const b = claimer(qb, 60_000);
         const [na, nb] = [await a.claim(), await b.claim()];
-        assert.equal(qa.backlog(), 30, 'a worker claims up to its target');
-        assert.equal(qb.backlog(), 20, 'the other gets the rest, none twice');
+        // Both claim at once (their first claims run as they start): one gets its 30, the other the rest.
+        assert.deepEqual(
+          [qa.backlog(), qb.backlog()].sort((x, y) => x - y),
+          [20, 30],
+          'up to the target each, none twice',
+        );
         assert.equal(na + nb <= 50, true);
-        assert.equal(await a.claim(), 0, 'nothing more while its queue is full');
+        assert.equal(await (qa.backlog() === 30 ? a : b).claim(), 0, 'nothing more while its queue is full');
         await a.close();
         await b.close();
-        // Worker B "died" with its 20 claimed: a third worker gets them only once the lease is over.
+        // Both "died" with their claims: a third worker takes them again once the lease is over.
         await db.query(
           `update inbox set updated_at = now() - interval '2 seconds' where updated_at is not null`,
         );
