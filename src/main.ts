@@ -2,6 +2,7 @@ import type { Gateway } from './app.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { createLogger } from './observability/logger.js';
 import { startTracingIfRequested } from './observability/otel-start.js';
+import { startWorkerChild, WORKER_CHILD_ENV } from './worker-child.js';
 
 /** `npm start` / `gateway serve`: load config, start, and stop cleanly on SIGINT/SIGTERM. */
 export async function serve(): Promise<void> {
@@ -24,9 +25,13 @@ export async function serve(): Promise<void> {
   });
   if (tracing) logger.info({ exporter: process.env.OTEL_TRACES_EXPORTER ?? 'otlp' }, 'tracing on');
   let gateway: Gateway;
+  // Role `all` on PostgreSQL may run its processing in a worker child (processing.workerProcess).
+  const forks = config.role === 'all' && !!config.databaseUrl && config.processing.workerProcess;
+  let worker: { stop(): Promise<void> } | undefined;
   try {
     const { startGateway } = await import('./app.js');
-    gateway = await startGateway(config, { logger });
+    gateway = await startGateway(forks ? { ...config, role: 'intake' } : config, { logger });
+    if (forks) worker = startWorkerChild(logger);
   } catch (err) {
     // The stable code first (MODEL_INTEGRITY, GW_MAPPING_INVALID, GW_DATA_DIR_LOCKED…), so an operator can search for it.
     const code = (err as { code?: unknown } | null)?.code;
@@ -56,6 +61,7 @@ export async function serve(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'stopping: finishing in-flight work');
     await gateway.close();
+    await worker?.stop();
     await tracing?.shutdown().catch(() => {});
     logger.info('stopped');
     process.exit(0);
@@ -78,7 +84,8 @@ export async function serve(): Promise<void> {
  * ports. So a gateway started by npm stops when the process that started it is gone.
  */
 function watchParent(stop: () => void): void {
-  if (!process.env.npm_lifecycle_event && !process.env.npm_command) return;
+  // A worker child of role `all` (src/worker-child.ts) stops with its parent too.
+  if (!process.env.npm_lifecycle_event && !process.env.npm_command && !process.env[WORKER_CHILD_ENV]) return;
   const parent = process.ppid;
   const timer = setInterval(() => {
     if (process.ppid !== parent) {

@@ -383,6 +383,12 @@ export const configSchema = z
         maxBackoffMs: z.number().int().min(1).default(60_000),
         /** How often messages left `received` (a lost job, a database outage) are queued again. */
         sweepIntervalMs: z.number().int().min(100).default(30_000),
+        /**
+         * Role `all` on PostgreSQL under `gateway serve`: true runs the processing in a worker-role
+         * child process (nice 10) and this one as the intake, so ACKs never wait for scoring on one
+         * event loop. Off by default for now: the child's counters are on its own /metrics only.
+         */
+        workerProcess: z.boolean().default(false),
         /** Without Redis: how often a worker-role process looks for `received` messages to claim. */
         claimIntervalMs: z.number().int().min(10).default(100),
         /** Without Redis: a claimed message not finished after this long may be claimed by another worker. */

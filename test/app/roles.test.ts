@@ -150,3 +150,79 @@ for (const queue of ['redis', 'inbox'] as const) {
     });
   });
 }
+
+/**
+ * Role `all` with processing.workerProcess on PostgreSQL: `npm start` runs the intake and a worker
+ * child process; messages are processed by the child, which stops by itself when its parent is
+ * killed with SIGKILL.
+ */
+describe('role all with a worker child process', { skip: !DATABASE_URL || !REDIS_URL }, () => {
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  const redisUrl = REDIS_URL ? `${REDIS_URL.replace(/\/\d*$/, '')}/${REDIS_DB}` : '';
+  const token = randomBytes(24).toString('hex');
+  const configFile = join(mkdtempSync(join(tmpdir(), 'gw-roles-')), 'gateway.yaml');
+  writeFileSync(configFile, 'processing:\n  workerProcess: true\n  sweepIntervalMs: 1000\n');
+  let gw: GatewayProcess | undefined;
+  after(async () => {
+    if (gw && gw.child.exitCode === null && gw.child.signalCode === null) gw.child.kill('SIGKILL');
+    const redis = new Redis(redisUrl);
+    await redis.flushdb();
+    redis.disconnect();
+    const admin = await openPostgres({ url: DATABASE_URL! });
+    await admin.query(`drop schema if exists ${schema} cascade`);
+    await admin.close();
+  });
+
+  it('processes in the child and the child follows its parent out', async () => {
+    const redis = new Redis(redisUrl);
+    await redis.flushdb();
+    redis.disconnect();
+    gw = await startGatewayProcess('all-fork', {
+      DATABASE_URL: DATABASE_URL!,
+      DATABASE_SCHEMA: schema,
+      REDIS_URL: redisUrl,
+      GATEWAY_ADMIN_TOKEN: token,
+      GATEWAY_CONFIG: configFile,
+    });
+    const db = await openPostgres({ url: DATABASE_URL!, schema });
+    try {
+      const ready = (await (
+        await fetch(`${gw.http}/health/ready`, { headers: { authorization: `Bearer ${token}` } })
+      ).json()) as { checks: { queue: { role: string } } };
+      assert.equal(ready.checks.queue.role, 'intake', 'the parent is the intake');
+      const c = await MllpClient.connect({ host: '127.0.0.1', port: gw.mllp });
+      const acks = await Promise.all(
+        Array.from({ length: 20 }, (_, k) => c.send(vitalsOru({ controlId: `RF-${k}`, mrn: `RF${k}` }))),
+      );
+      await c.close();
+      assert.deepEqual(new Set(acks.map(msaCode)), new Set(['AA']));
+      const until = Date.now() + 90_000;
+      const processed = async () =>
+        Number(
+          (await db.query<{ n: number }>(`select count(*)::int as n from inbox where status = 'processed'`))
+            .rows[0]!.n,
+        );
+      while ((await processed()) < 20) {
+        assert.ok(Date.now() < until, 'the worker child processes what the intake stored');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const pid = Number(/"pid":(\d+)[^\n]*worker process started/.exec(gw.output())?.[1]);
+      assert.ok(pid > 0, 'the worker child logged its pid');
+      gw.child.kill('SIGKILL');
+      const alive = () => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      while (alive()) {
+        assert.ok(Date.now() < until, 'the child stops when its parent is gone');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      await db.close();
+    }
+  });
+});
