@@ -29,6 +29,8 @@ async function main() {
     console.log((await benchProfile()).markdown);
     return;
   }
+  if (only === 'e2e' && (!process.env.DATABASE_URL || !process.env.REDIS_URL))
+    console.log('\n(e2e: set DATABASE_URL and REDIS_URL; it measures PostgreSQL + Redis only)');
   if ((!only || only === 'e2e') && process.env.DATABASE_URL && process.env.REDIS_URL) {
     const { benchE2e } = await import('./e2e.js');
     const r = await benchE2e();
