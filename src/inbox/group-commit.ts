@@ -90,7 +90,12 @@ export function createFastCommit(db: Database, shards = 16) {
           }),
         );
         res = (
-          await db.query<{ outcome: string; tail_shard: number; tail_seq: string | number; tail_hash: string }>(
+          await db.query<{
+            outcome: string;
+            tail_shard: number;
+            tail_seq: string | number;
+            tail_hash: string;
+          }>(
             'select outcome, tail_shard, tail_seq, tail_hash from inbox_accept_rows($1, $2, $3, $4, $5, $6)',
             [shard, shards, from.seq, from.hash, rowsJson, Buffer.concat(rows.map((r) => r.raw))],
           )

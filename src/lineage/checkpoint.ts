@@ -45,7 +45,14 @@ export function createCheckpointer(every: number, ms: number) {
       const body = { n: prev ? Number(prev.n) + 1 : 1, at: new Date().toISOString(), entries, heads };
       const prevHash = prev?.hash ?? GENESIS_HASH;
       const c: Checkpoint = { ...body, prevHash, hash: checkpointHash(prevHash, body) };
-      await tx.query(sql('checkpoint-insert'), [c.n, c.at, c.entries, JSON.stringify(c.heads), c.prevHash, c.hash]);
+      await tx.query(sql('checkpoint-insert'), [
+        c.n,
+        c.at,
+        c.entries,
+        JSON.stringify(c.heads),
+        c.prevHash,
+        c.hash,
+      ]);
       return c;
     },
   };

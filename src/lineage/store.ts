@@ -90,7 +90,10 @@ interface HeadRow {
 
 export function createLineageStore(db: Database, opts: LineageOptions = {}): LineageStore {
   const shards = Math.max(1, Math.floor(opts.shards ?? 16));
-  const checkpointer = createCheckpointer(opts.checkpointEvery ?? 1000, (opts.checkpointSeconds ?? 10) * 1000);
+  const checkpointer = createCheckpointer(
+    opts.checkpointEvery ?? 1000,
+    (opts.checkpointSeconds ?? 10) * 1000,
+  );
   /** The shard each open transaction holds (a transaction's Queryable lives as long as it does). */
   const held = new WeakMap<Queryable, number>();
   let ensured: Promise<void> | undefined;

@@ -68,7 +68,9 @@ export async function verifyLineage(db: Database): Promise<LineageVerifyResult> 
       hash: string;
     }>(sql('checkpoints'), [cp.n, PAGE]);
     for (const row of r.rows) {
-      const heads = (typeof row.heads === 'string' ? JSON.parse(row.heads) : row.heads) as Checkpoint['heads'];
+      const heads = (
+        typeof row.heads === 'string' ? JSON.parse(row.heads) : row.heads
+      ) as Checkpoint['heads'];
       const c = {
         n: Number(row.n),
         at: (row.at instanceof Date ? row.at : new Date(row.at)).toISOString(),
@@ -116,9 +118,7 @@ export async function verifyLineage(db: Database): Promise<LineageVerifyResult> 
     }
     if (r.rows.length < PAGE) break;
   }
-  const anchor = (
-    await db.query<{ seq: string | number; hash: string }>(sql('checkpoint-anchor'))
-  ).rows[0];
+  const anchor = (await db.query<{ seq: string | number; hash: string }>(sql('checkpoint-anchor'))).rows[0];
   if (!anchor) add({ seq: 0, kind: 'removed', reason: 'the lineage head anchor was removed' });
   else if (Number(anchor.seq) > cp.n)
     add({
@@ -140,7 +140,12 @@ export async function verifyLineage(db: Database): Promise<LineageVerifyResult> 
     await db.query<{ shard: number | string; seq: string | number; hash: string; entries: string | number }>(
       sql('shard-heads'),
     )
-  ).rows.map((h) => ({ shard: Number(h.shard), seq: Number(h.seq), hash: h.hash, entries: Number(h.entries) }));
+  ).rows.map((h) => ({
+    shard: Number(h.shard),
+    seq: Number(h.seq),
+    hash: h.hash,
+    entries: Number(h.entries),
+  }));
   let total = 0;
   const verified: ShardHead[] = [];
   let head0 = { seq: 0, hash: GENESIS_HASH };

@@ -22,7 +22,9 @@ async function before140(db: Raw) {
   for (const f of readdirSync(DIR)
     .filter((f) => f.endsWith('.sql') && f < SHARDS)
     .sort()) {
-    await db.exec(`${readFileSync(new URL(f, DIR), 'utf8')}\n;insert into schema_migrations (name) values ('${f}');`);
+    await db.exec(
+      `${readFileSync(new URL(f, DIR), 'utf8')}\n;insert into schema_migrations (name) values ('${f}');`,
+    );
   }
 }
 
@@ -95,7 +97,8 @@ for (const kind of kinds) {
         assert.equal(r.entries, 10);
         assert.equal(r.head, old[9]!.hash);
         assert.equal(r.checkpoints, 1);
-        const cp = (await t.db.query<{ heads: unknown }>('select heads from lineage_checkpoint where n = 1')).rows[0]!;
+        const cp = (await t.db.query<{ heads: unknown }>('select heads from lineage_checkpoint where n = 1'))
+          .rows[0]!;
         assert.deepEqual(cp.heads, [{ shard: 0, seq: 10, hash: old[9]!.hash }]);
         // Old entries keep their seq (and as id, their order).
         assert.deepEqual(
@@ -117,14 +120,13 @@ for (const kind of kinds) {
         await t.db.query('drop trigger lineage_append_only on lineage');
         await t.db.query(`update lineage set detail = '{"i": 99}'::jsonb where seq = 4`);
         r = await store.verify();
-        assert.deepEqual(
-          r.ok ? [] : r.problems.map((p) => `${p.kind}@${p.seq}`),
-          ['altered@4'],
-        );
+        assert.deepEqual(r.ok ? [] : r.problems.map((p) => `${p.kind}@${p.seq}`), ['altered@4']);
         // Cutting the old chain back below the seal shows even with the shard head rewritten.
         await t.db.query(`update lineage set detail = '{"i": 3}'::jsonb where seq = 4`);
         await t.db.query('delete from lineage where seq >= 10');
-        await t.db.query(`update lineage_shard set seq = 9, hash = $1, entries = 9 where shard = 0`, [old[8]!.hash]);
+        await t.db.query(`update lineage_shard set seq = 9, hash = $1, entries = 9 where shard = 0`, [
+          old[8]!.hash,
+        ]);
         r = await store.verify();
         assert.match(r.ok ? '' : r.reason, /the chain ends at entry 9 but checkpoint 1 records entry 10/);
       } finally {

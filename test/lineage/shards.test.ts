@@ -13,7 +13,9 @@ const problems = (r: Verify) =>
   r.ok
     ? []
     : r.problems.map((p) =>
-        p.checkpoint !== undefined && p.seq === 0 ? `${p.kind}@c${p.checkpoint}` : `${p.kind}@${p.shard ?? 0}:${p.seq}`,
+        p.checkpoint !== undefined && p.seq === 0
+          ? `${p.kind}@c${p.checkpoint}`
+          : `${p.kind}@${p.shard ?? 0}:${p.seq}`,
       );
 
 async function inbox(db: Database, ids: string[]) {
@@ -189,7 +191,10 @@ if (pg) {
         await db.query('delete from lineage where shard = 1 and seq = 4');
         const r = await store.verify();
         assert.deepEqual(problems(r), ['removed@1:4']);
-        assert.match(r.ok ? '' : r.reason, /shard 1: the chain ends at entry 3 but the head anchor records entry 4/);
+        assert.match(
+          r.ok ? '' : r.reason,
+          /shard 1: the chain ends at entry 3 but the head anchor records entry 4/,
+        );
       }));
 
     it('names a truncated tail below a checkpoint even when the shard head was rewritten to match', () =>
@@ -197,11 +202,15 @@ if (pg) {
         await seed(db, store);
         await dropGuards(db);
         await db.query('delete from lineage where shard = 2 and seq = 3');
-        const h = (await db.query<{ hash: string }>('select hash from lineage where shard = 2 and seq = 2')).rows[0]!;
+        const h = (await db.query<{ hash: string }>('select hash from lineage where shard = 2 and seq = 2'))
+          .rows[0]!;
         await db.query('update lineage_shard set seq = 2, hash = $1, entries = 2 where shard = 2', [h.hash]);
         const r = await store.verify();
         assert.deepEqual(problems(r), ['removed@2:3']);
-        assert.match(r.ok ? '' : r.reason, /shard 2: the chain ends at entry 2 but checkpoint 1 records entry 3/);
+        assert.match(
+          r.ok ? '' : r.reason,
+          /shard 2: the chain ends at entry 2 but checkpoint 1 records entry 3/,
+        );
       }));
 
     it('names a forged checkpoint: altered, claiming an entry with another hash, or removed from the end', () =>
@@ -214,7 +223,8 @@ if (pg) {
         await db.query(`update lineage_checkpoint set entries = 9 where n = 1`);
         assert.equal((await store.verify()).ok, true);
         // Forged with a correct hash and linked, but naming a head the shard never had.
-        const last = (await db.query<{ hash: string }>('select hash from lineage_checkpoint where n = 1')).rows[0]!;
+        const last = (await db.query<{ hash: string }>('select hash from lineage_checkpoint where n = 1'))
+          .rows[0]!;
         const body = {
           n: 2,
           at: new Date().toISOString(),
@@ -254,7 +264,12 @@ if (pg) {
         const { lineageAuditBundle } = await import('../../src/lineage/audit-event.js');
         const record = (await store.record('a'))!;
         const bundle = lineageAuditBundle(record, entries, 'test') as unknown as {
-          entry: Array<{ resource: { id: string; entity: Array<{ detail?: Array<{ type: string; valueString?: string }> }> } }>;
+          entry: Array<{
+            resource: {
+              id: string;
+              entity: Array<{ detail?: Array<{ type: string; valueString?: string }> }>;
+            };
+          }>;
         };
         const ids = bundle.entry.map((x) => x.resource.id);
         assert.deepEqual(ids, ['lineage-1', 'lineage-2', 'lineage-3', 'lineage-2-4']);
