@@ -110,8 +110,8 @@ export async function verifyLineage(db: Database): Promise<LineageVerifyResult> 
             reason: `${label(h.shard)}checkpoint ${c.n} records entry ${h.seq}, behind entry ${before} of an earlier checkpoint (forged)`,
           });
         lastSeq.set(h.shard, Math.max(before, h.seq));
-        let list = claims.get(h.shard);
-        if (!list) claims.set(h.shard, (list = []));
+        const list = claims.get(h.shard) ?? [];
+        claims.set(h.shard, list);
         list.push({ n: c.n, seq: h.seq, hash: h.hash });
       }
       cp = { n: c.n, hash: row.hash, entries: c.entries };
