@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import type { Database, Queryable } from '../db/database.js';
 import { type Checkpoint, chain, type LineageEntry, type LineageEntryInput, shardGenesis } from './chain.js';
 import { createCheckpointer } from './checkpoint.js';
+import { type EntryRow, toEntry } from './rows.js';
 import { lineageSql as sql } from './sql.js';
 import { type LineageVerifyResult, verifyLineage } from './verify.js';
 
@@ -27,32 +28,6 @@ export interface LineageRecord {
   };
   stages: Array<{ stage: string; at: string; seq: number; hash: string; [k: string]: unknown }>;
   outputs: LineageOutput[];
-}
-
-export interface EntryRow {
-  shard?: number | string;
-  id?: number | string;
-  seq: string | number;
-  message_id: string;
-  stage: string;
-  at: Date | string;
-  detail: Record<string, unknown> | string;
-  prev_hash: string;
-  hash: string;
-}
-
-export function toEntry(r: EntryRow): LineageEntry {
-  return {
-    shard: Number(r.shard ?? 0),
-    id: Number(r.id ?? r.seq),
-    seq: Number(r.seq),
-    messageId: r.message_id,
-    stage: r.stage,
-    at: (r.at instanceof Date ? r.at : new Date(r.at)).toISOString(),
-    detail: typeof r.detail === 'string' ? JSON.parse(r.detail) : r.detail,
-    prevHash: r.prev_hash,
-    hash: r.hash,
-  };
 }
 
 export interface LineageOptions {

@@ -8,8 +8,8 @@ import {
   shardGenesis,
   verifyChain,
 } from './chain.js';
+import { type EntryRow, toEntry } from './rows.js';
 import { lineageSql as sql } from './sql.js';
-import { type EntryRow, toEntry } from './store.js';
 
 /** The head of one non-empty shard, as verified. */
 export interface ShardHead {

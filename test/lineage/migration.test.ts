@@ -113,9 +113,13 @@ for (const kind of kinds) {
         assert.equal(next!.seq, 11);
         assert.equal(next!.prevHash, old[9]!.hash);
         assert.equal(next!.id, 11);
+        // A checkpoint now covers the new entry too; one with nothing new is not written.
+        assert.equal((await store.checkpoint())?.n, 2);
+        assert.equal(await store.checkpoint(), undefined);
         r = await store.verify();
-        assert.equal(r.ok, true);
+        assert.equal(r.ok, true, JSON.stringify(!r.ok && r.problems));
         assert.equal(r.entries, 11);
+        assert.equal(r.checkpoints, 2);
         // Tampering with an old entry still shows, now also against the seal.
         await t.db.query('drop trigger lineage_append_only on lineage');
         await t.db.query(`update lineage set detail = '{"i": 99}'::jsonb where seq = 4`);
