@@ -192,13 +192,13 @@ export async function verifyLineage(db: Database): Promise<LineageVerifyResult> 
     // Claims beyond the end: the shard was cut back below a checkpoint.
     const beyond = own.filter((c) => c.seq > cursor.seq);
     if (beyond.length > 0) {
-      const top = Math.max(...beyond.map((c) => c.seq));
+      const top = beyond.reduce((a, c) => (c.seq > a.seq || (c.seq === a.seq && c.n > a.n) ? c : a));
       add({
         seq: cursor.seq + 1,
         shard: h.shard,
-        checkpoint: beyond[0]!.n,
+        checkpoint: top.n,
         kind: 'removed',
-        reason: `${label(h.shard)}the chain ends at entry ${cursor.seq} but checkpoint ${beyond[0]!.n} records entry ${top}: entries removed from the end`,
+        reason: `${label(h.shard)}the chain ends at entry ${cursor.seq} but checkpoint ${top.n} records entry ${top.seq}: entries removed from the end`,
       });
     }
     // The head row: cut back after the newest checkpoint.

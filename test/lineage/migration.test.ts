@@ -125,14 +125,15 @@ for (const kind of kinds) {
         await t.db.query(`update lineage set detail = '{"i": 99}'::jsonb where seq = 4`);
         r = await store.verify();
         assert.deepEqual(r.ok ? [] : r.problems.map((p) => `${p.kind}@${p.seq}`), ['altered@4']);
-        // Cutting the old chain back below the seal shows even with the shard head rewritten.
+        // Cutting the chain back below a checkpoint shows even with the shard head rewritten.
         await t.db.query(`update lineage set detail = '{"i": 3}'::jsonb where seq = 4`);
         await t.db.query('delete from lineage where seq >= 10');
+        // (the newest entry, 11, was appended after the seal: checkpoint 2 holds it)
         await t.db.query(`update lineage_shard set seq = 9, hash = $1, entries = 9 where shard = 0`, [
           old[8]!.hash,
         ]);
         r = await store.verify();
-        assert.match(r.ok ? '' : r.reason, /the chain ends at entry 9 but checkpoint 1 records entry 10/);
+        assert.match(r.ok ? '' : r.reason, /the chain ends at entry 9 but checkpoint 2 records entry 11/);
       } finally {
         await t.dispose();
       }
