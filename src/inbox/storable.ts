@@ -39,9 +39,12 @@ export function nulLocation(text: string, fieldSep: string): { segment: string; 
 export function assertStorable(text: string, header: MshHeader): void {
   const nul = nulLocation(text, header.fieldSep);
   if (nul) {
-    const e = new GatewayError('GW_HL7_UNSTORABLE', `${nul.segment}-${nul.field}`, 'a NUL byte');
-    e.location = nul;
-    throw e;
+    throw new GatewayError(
+      'GW_HL7_UNSTORABLE',
+      { location: nul },
+      `${nul.segment}-${nul.field}`,
+      'a NUL byte',
+    );
   }
   const values: Record<keyof typeof HEADER_FIELD_LIMITS, string> = {
     'MSH-3': header.sendingApplication,
@@ -51,24 +54,20 @@ export function assertStorable(text: string, header: MshHeader): void {
   for (const [field, limit] of Object.entries(HEADER_FIELD_LIMITS)) {
     const bytes = Buffer.byteLength(values[field as keyof typeof values], 'utf8');
     if (bytes > limit) {
-      const e = new GatewayError('GW_HL7_FIELD_TOO_LONG', field, String(bytes), String(limit));
-      e.location = { segment: 'MSH', field: Number(field.slice(4)) };
-      throw e;
+      throw new GatewayError(
+        'GW_HL7_FIELD_TOO_LONG',
+        { location: { segment: 'MSH', field: Number(field.slice(4)) } },
+        field,
+        String(bytes),
+        String(limit),
+      );
     }
   }
 }
 
 /**
- * A PostgreSQL error caused by the data of a row rather than by the database being away: data
- * exceptions (class 22: a NUL, a bad encoding, a value out of range), integrity violations other than
- * the duplicate the inbox sorts out itself (class 23), and program limits (class 54: an index row
- * too large). Retrying such a row can never succeed.
+ * A PostgreSQL error caused by the data of a row rather than by the database being away (SQLSTATE
+ * classes 22, 23 but the duplicate 23505 the inbox sorts out itself, 54): retrying such a row can
+ * never succeed. The rule lives with the other retry rules in errors/retry.ts.
  */
-export function isDataError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return (
-    typeof code === 'string' &&
-    code.length === 5 &&
-    (code.startsWith('22') || code.startsWith('54') || (code.startsWith('23') && code !== '23505'))
-  );
-}
+export { isDataError } from '../errors/retry.js';
