@@ -40,7 +40,7 @@ const ENHANCED: Record<'AA' | 'AE' | 'AR', AckCode> = { AA: 'CA', AE: 'CE', AR: 
 const RANK: Record<AckCode, number> = { AA: 0, CA: 0, AR: 1, CR: 1, AE: 2, CE: 2 };
 
 /** MSA-1: the original-mode code, or its commit-ACK twin in enhanced mode. */
-export function ackCode(base: 'AA' | 'AE' | 'AR', enhanced: boolean): AckCode {
+export function ackCodeFor(base: 'AA' | 'AE' | 'AR', enhanced: boolean): AckCode {
   return enhanced ? ENHANCED[base] : base;
 }
 
@@ -90,7 +90,7 @@ export function processedOutcomeError(
 
 /** MSA + ERR of an error ACK: the one error -> HL7 ACK mapping. */
 export interface ErrorAck {
-  /** Original-mode MSA-1 (ackCode() makes it CR/CE in enhanced mode). */
+  /** Original-mode MSA-1 (ackCodeFor() makes it CR/CE in enhanced mode). */
   base: 'AR' | 'AE';
   /** ERR: HL7 table 0357 code, `CODE: text` (no message content), ERR-2 location, ERR-4 severity. */
   error: {

@@ -185,7 +185,7 @@ export class GatewayError extends Error {
   readonly retry: RetryClass;
   readonly severity: 'E' | 'W' | 'F';
   /** Where in the message the error is (ERR-2: segment, sequence, field), when one field is to blame. */
-  location?: ErrorLocation;
+  readonly location?: ErrorLocation;
   readonly retryAfterMs?: number;
 
   constructor(code: ErrorCode, ...args: string[]);

@@ -1,7 +1,7 @@
 import type { Span } from '@opentelemetry/api';
 import {
   type AckPolicy,
-  ackCode,
+  ackCodeFor,
   checkHeader,
   DEFAULT_ACK_POLICY,
   errorAck,
@@ -74,7 +74,7 @@ export function createHl7Intake(o: IntakeOptions): Hl7Intake {
     channel: string,
     error?: GatewayError,
   ) => {
-    const code = ackCode(base, enhanced(header));
+    const code = ackCodeFor(base, enhanced(header));
     o.metrics.acks.inc({ channel, code });
     // Every message received gets exactly one ACK here: the per-sender counts of a Mirth channel.
     const sender = o.metrics.sender(header ? senderKey(header) : undefined);

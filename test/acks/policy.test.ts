@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { appAckCode, appAckError, wantsAppAck } from '../../src/acks/app-ack.js';
 import {
-  ackCode,
+  ackCodeFor,
   checkHeader,
   httpStatusOfAck,
   isEnhanced,
@@ -33,7 +33,7 @@ test('enhanced mode: always, never, or when the sender filled MSH-15/16', () => 
   assert.equal(isEnhanced('original', h('AL')), false);
   assert.equal(isEnhanced('enhanced', h()), true);
   assert.deepEqual(
-    (['AA', 'AE', 'AR'] as const).map((c) => [ackCode(c, false), ackCode(c, true)]),
+    (['AA', 'AE', 'AR'] as const).map((c) => [ackCodeFor(c, false), ackCodeFor(c, true)]),
     [
       ['AA', 'CA'],
       ['AE', 'CE'],
