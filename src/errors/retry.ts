@@ -46,6 +46,15 @@ export function retryClass(err: unknown): RetryClass {
   return 'backoff';
 }
 
+/**
+ * A PostgreSQL deadlock or serialization failure (40P01, 40001; retry class backoff): a transaction
+ * that had no effect outside the database may simply run again at once.
+ */
+export function isSerializationFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '40001' || code === '40P01';
+}
+
 /** A PostgreSQL error caused by a row's data (never retried): see retryForSqlState. */
 export function isDataError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
