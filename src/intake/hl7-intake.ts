@@ -9,6 +9,7 @@ import {
   processedOutcomeError,
   worstAck,
 } from '../acks/policy.js';
+import { assertStorable } from '../acks/storable.js';
 import { GatewayError } from '../errors/codes.js';
 import { type AckCode, buildAck, hl7Timestamp } from '../hl7/ack.js';
 import { batchHeaders, buildBatchAck, splitMessages } from '../hl7/batch.js';
@@ -16,7 +17,6 @@ import { decodeHl7Bytes, encodeForCharset } from '../hl7/charset.js';
 import { type MshHeader, readHeader, senderKey, stripPreamble, tryReadHeader } from '../hl7/header.js';
 import { Hl7ParseError, parseHl7 } from '../hl7/parser.js';
 import type { Inbox } from '../inbox/inbox.js';
-import { assertStorable } from '../inbox/storable.js';
 import type { Logger } from '../observability/logger.js';
 import { errorInfo } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
