@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { extractFeatures } from '../../src/features/extract.js';
 import { loadMappings, parseMapping } from '../../src/features/mapping.js';
+import { parseNotification } from '../../src/fhir/notification.js';
 import { parseHl7 } from '../../src/hl7/parser.js';
-import { parseNotification } from '../../src/intake/fhir/notification.js';
 import {
   authorityOf,
   canonicalObservations,

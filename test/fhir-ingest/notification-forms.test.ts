@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseNotification } from '../../src/intake/fhir/notification.js';
+import { parseNotification } from '../../src/fhir/notification.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 /**

@@ -4,8 +4,8 @@
  * running sessions live in governed.ts.
  */
 import type { Database, Queryable } from '../../db/database.js';
-import type { OnnxSignature } from '../runtime/onnx-model.js';
 import type { ModelCard } from './card.js';
+import type { OnnxSignature } from './signature.js';
 
 export const ALIASES = ['production', 'shadow', 'canary'] as const;
 export type Alias = (typeof ALIASES)[number];

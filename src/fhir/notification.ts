@@ -1,5 +1,5 @@
-import type { OperationOutcomeIssue, Resource } from '../../fhir/types.js';
 import { issue } from './input.js';
+import type { OperationOutcomeIssue, Resource } from './types.js';
 
 /**
  * FHIR R4 Subscriptions Backport IG notifications (pure): a Bundle of type `history` whose first

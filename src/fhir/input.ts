@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { OperationOutcomeIssue, Resource } from '../../fhir/types.js';
-import { validateFhir } from '../../fhir/validate.js';
+import type { OperationOutcomeIssue, Resource } from './types.js';
+import { validateFhir } from './validate.js';
 
 /**
  * FHIR input checks (pure): the body parses as JSON, is an R4 resource or a Bundle of an accepted

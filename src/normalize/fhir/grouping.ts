@@ -1,6 +1,6 @@
+import { issue, resourceIdentity, sha256 } from '../../fhir/input.js';
 import type { OperationOutcomeIssue, Resource } from '../../fhir/types.js';
-import { normalizeRef, type PatientLinks, subjectOf } from '../../normalize/fhir/patients.js';
-import { issue, resourceIdentity, sha256 } from './input.js';
+import { normalizeRef, type PatientLinks, subjectOf } from './patients.js';
 
 /**
  * One stored input is one patient's. A FHIR input naming several patients (a Bundle on the REST
