@@ -1,24 +1,24 @@
 import assert from 'node:assert/strict';
 import { type AddressInfo, createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import type { Database } from '../../src/db/database.js';
-import { parseHl7 } from '../../src/hl7/parser.js';
-import { createLineageStore, type LineageStore } from '../../src/lineage/store.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { createMetrics } from '../../src/observability/metrics.js';
-import { pruneEgressBodies } from '../../src/retention/prune.js';
-import { createRawCipher } from '../../src/security/raw-cipher.js';
-import { ackCode, buildResultOru } from '../../src/writeback/hl7/oru/message.js';
+import type { Database } from '../../../src/db/database.js';
+import { parseHl7 } from '../../../src/hl7/parser.js';
+import { createLineageStore, type LineageStore } from '../../../src/lineage/store.js';
+import { createLogger } from '../../../src/observability/logger.js';
+import { createMetrics } from '../../../src/observability/metrics.js';
+import { pruneEgressBodies } from '../../../src/retention/prune.js';
+import { createRawCipher } from '../../../src/security/raw-cipher.js';
+import { ackCode, buildResultOru } from '../../../src/writeback/hl7/oru/message.js';
 import {
   createOruEgress,
   type OruDestination,
   type OruEgressOptions,
   type OruJob,
-} from '../../src/writeback/hl7/oru/sender.js';
-import { type TestDatabase, testDatabases } from '../helpers/db.js';
-import { type FakeMirth, startFakeMirth } from '../helpers/fake-mirth.js';
-import { sendMllp, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { msaCode, vitalsOru } from '../helpers/messages.js';
+} from '../../../src/writeback/hl7/oru/sender.js';
+import { type TestDatabase, testDatabases } from '../../helpers/db.js';
+import { type FakeMirth, startFakeMirth } from '../../helpers/fake-mirth.js';
+import { sendMllp, startTestGateway, type TestGateway } from '../../helpers/gateway.js';
+import { msaCode, vitalsOru } from '../../helpers/messages.js';
 
 const result = {
   model: 'vitals-deterioration',

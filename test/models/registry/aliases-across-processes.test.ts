@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import type { LineageRecord } from '../../src/lineage/store.js';
-import { sendMllp, startTestGateway } from '../helpers/gateway.js';
-import { vitalsOru } from '../helpers/messages.js';
+import type { LineageRecord } from '../../../src/lineage/store.js';
+import { sendMllp, startTestGateway } from '../../helpers/gateway.js';
+import { vitalsOru } from '../../helpers/messages.js';
 
 describe('an alias move reaches every gateway on the same database', {
   skip: !process.env.DATABASE_URL,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { parseModelCard } from '../../src/models/registry/card.js';
+import { parseModelCard } from '../../../src/models/registry/card.js';
 import {
   aliasAt,
   aliases,
@@ -14,10 +14,10 @@ import {
   setApproved,
   setRetired,
   setValidated,
-} from '../../src/models/registry/governance.js';
-import { inCanary } from '../../src/models/runtime/governed.js';
-import { readOnnxSignature, sha256Hex } from '../../src/models/runtime/onnx-model.js';
-import { type TestDatabase, testDatabases } from '../helpers/db.js';
+} from '../../../src/models/registry/governance.js';
+import { inCanary } from '../../../src/models/runtime/governed.js';
+import { readOnnxSignature, sha256Hex } from '../../../src/models/runtime/onnx-model.js';
+import { type TestDatabase, testDatabases } from '../../helpers/db.js';
 
 const card = parseModelCard(parse(readFileSync('models/vitals-deterioration/card.yaml', 'utf8')), 'card');
 const onnx = readFileSync('models/vitals-deterioration/model.onnx');

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { LineageRecord } from '../../src/lineage/store.js';
-import { runCli } from '../helpers/cli.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import type { LineageRecord } from '../../../src/lineage/store.js';
+import { runCli } from '../../helpers/cli.js';
+import { startTestGateway, type TestGateway } from '../../helpers/gateway.js';
 import {
   bpPanel,
   HOSP_SYSTEM,
@@ -13,8 +13,8 @@ import {
   vitalsResources,
   vitalsTransaction,
   WELL,
-} from './resources.js';
-import { type SourceServer, startSourceServer } from './source-server.js';
+} from '../../helpers/fhir-resources.js';
+import { type SourceServer, startSourceServer } from '../../helpers/fhir-source-server.js';
 
 type Json = Record<string, unknown>;
 const AT = '2024-03-05T07:30:00+00:00';

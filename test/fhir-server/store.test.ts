@@ -8,7 +8,7 @@ import { FhirOutcomeError } from '../../src/fhir/outcome.js';
 import type { Bundle, Resource } from '../../src/fhir/types.js';
 import { createFhirStore } from '../../src/fhir-server/store.js';
 import { testDatabases } from '../helpers/db.js';
-import { MRN, observation } from './fixtures.js';
+import { MRN, observation } from '../helpers/fhir-fixtures.js';
 
 const rejects = (p: Promise<unknown>, status: number, expr?: RegExp) =>
   assert.rejects(p, (e: unknown) => {

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import { withBatcher } from '../../src/models/runtime/batcher.js';
+import { withBatcher } from '../../../src/models/runtime/batcher.js';
 import {
   type InferenceThread,
   InferenceThreadError,
   routeBatches,
   startInferenceThread,
   startModelThread,
-} from '../../src/models/runtime/inference-thread.js';
-import { type LoadedModel, loadModels, type ModelRegistry } from '../../src/models/runtime/loader.js';
+} from '../../../src/models/runtime/inference-thread.js';
+import { type LoadedModel, loadModels, type ModelRegistry } from '../../../src/models/runtime/loader.js';
 
 const options = { maxBatchSize: 16, maxQueueDelayMs: 0, maxQueue: 10_000, deadlineMs: 5000 };
 

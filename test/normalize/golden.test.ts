@@ -50,7 +50,7 @@ for (const file of fixtures) {
       actual,
       expected,
       `${name}: normalizeHl7 output drifted from ${name}.expected.json. If the change is intended, ` +
-        'regenerate with: UPDATE_GOLDEN=1 node --import tsx --test test/hl7/golden.test.ts (and review the diff)',
+        'regenerate with: UPDATE_GOLDEN=1 node --import tsx --test test/normalize/golden.test.ts (and review the diff)',
     );
   });
 }

@@ -10,7 +10,7 @@ import { createFhirStore } from '../../src/fhir-server/store.js';
 import { buildPredictionTransaction } from '../../src/writeback/fhir/builders.js';
 import { createFhirWriter, FhirWriteError } from '../../src/writeback/fhir/writer.js';
 import { type TestDatabase, testDatabases } from '../helpers/db.js';
-import { MRN, observation, prediction } from './fixtures.js';
+import { MRN, observation, prediction } from '../helpers/fhir-fixtures.js';
 
 /** A free TCP port (the base URL must be known before the routes are registered). */
 async function freePort(): Promise<number> {

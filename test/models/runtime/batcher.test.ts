@@ -5,8 +5,8 @@ import {
   ModelDeadlineError,
   ModelOverloadedError,
   withBatcher,
-} from '../../src/models/runtime/batcher.js';
-import { type LoadedModel, loadModels, type ModelRegistry } from '../../src/models/runtime/loader.js';
+} from '../../../src/models/runtime/batcher.js';
+import { type LoadedModel, loadModels, type ModelRegistry } from '../../../src/models/runtime/loader.js';
 
 describe('dynamic micro-batcher', () => {
   let registry: ModelRegistry;

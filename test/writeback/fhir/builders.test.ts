@@ -9,11 +9,11 @@ import {
   MODEL_DEVICE_PROFILE,
   PREDICTION_OBSERVATION_PROFILE,
   PREDICTION_PROVENANCE_PROFILE,
-} from '../../src/fhir/profiles.js';
-import type { Resource } from '../../src/fhir/types.js';
-import { errorsOf, PROFILES_DIR, validateFhir } from '../../src/fhir/validate.js';
-import { buildPredictionTransaction, deterministicId } from '../../src/writeback/fhir/builders.js';
-import { prediction } from './fixtures.js';
+} from '../../../src/fhir/profiles.js';
+import type { Resource } from '../../../src/fhir/types.js';
+import { errorsOf, PROFILES_DIR, validateFhir } from '../../../src/fhir/validate.js';
+import { buildPredictionTransaction, deterministicId } from '../../../src/writeback/fhir/builders.js';
+import { prediction } from '../../helpers/fhir-fixtures.js';
 
 const resources = (b = buildPredictionTransaction(prediction())) => b.entry!.map((e) => e.resource!);
 const expressions = (r: Resource) => errorsOf(validateFhir(r)).flatMap((i) => i.expression ?? []);

@@ -3,23 +3,23 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { extractFeatures } from '../../src/features/extract.js';
-import { loadMappings, parseMapping } from '../../src/features/mapping.js';
-import { parseNotification } from '../../src/fhir/notification.js';
-import { parseHl7 } from '../../src/hl7/parser.js';
+import { extractFeatures } from '../../../src/features/extract.js';
+import { loadMappings, parseMapping } from '../../../src/features/mapping.js';
+import { parseNotification } from '../../../src/fhir/notification.js';
+import { parseHl7 } from '../../../src/hl7/parser.js';
 import {
   authorityOf,
   canonicalObservations,
   normalizeFhir,
   patientInfo,
-} from '../../src/normalize/fhir/resources.js';
-import { normalizeHl7 } from '../../src/normalize/hl7v2.js';
-import { patientKey } from '../../src/normalize/patient-key.js';
-import { loadSigningKey } from '../../src/sources/keys.js';
-import { createTokenProvider } from '../../src/sources/smart.js';
-import { vitalsOru } from '../helpers/messages.js';
+} from '../../../src/normalize/fhir/resources.js';
+import { normalizeHl7 } from '../../../src/normalize/hl7v2.js';
+import { patientKey } from '../../../src/normalize/patient-key.js';
+import { loadSigningKey } from '../../../src/sources/keys.js';
+import { createTokenProvider } from '../../../src/sources/smart.js';
+import { vitalsOru } from '../../helpers/messages.js';
 
-const FIX = join(import.meta.dirname, '..', '..', 'fixtures', 'fhir');
+const FIX = join(import.meta.dirname, '..', '..', '..', 'fixtures', 'fhir');
 const fixture = (f: string) => JSON.parse(readFileSync(join(FIX, f), 'utf8'));
 const systems = {
   systems: { HOSP: 'http://hosp.example.org/mrn' },
@@ -87,7 +87,7 @@ describe('FHIR -> canonical event', () => {
   });
 
   it('FHIRPath in the mapping takes the systolic value of a BP panel; HL7 still uses codes', () => {
-    const { mappings, errors } = loadMappings(join(import.meta.dirname, '..', '..', 'mappings'));
+    const { mappings, errors } = loadMappings(join(import.meta.dirname, '..', '..', '..', 'mappings'));
     assert.deepEqual(errors, []);
     const vitals = mappings.find((m) => m.model === 'vitals-deterioration')!;
     const bp = {
@@ -113,7 +113,7 @@ describe('FHIR -> canonical event', () => {
 
   it('a FHIRPath that does not compile is a mapping error with its path', () => {
     const text = readFileSync(
-      join(import.meta.dirname, '..', '..', 'mappings', 'vitals-deterioration.yaml'),
+      join(import.meta.dirname, '..', '..', '..', 'mappings', 'vitals-deterioration.yaml'),
       'utf8',
     ).replace('Observation.where(code.coding', 'Observation.where((code.coding');
     const { errors } = parseMapping(text, 'vitals.yaml');

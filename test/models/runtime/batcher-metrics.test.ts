@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createBatcher } from '../../src/models/runtime/batcher.js';
-import { batcherObserver } from '../../src/models/runtime/batcher-metrics.js';
-import { type LoadedModel, loadModels, type ModelRegistry } from '../../src/models/runtime/loader.js';
-import { createMetrics } from '../../src/observability/metrics.js';
-import { sendMllp, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { msaCode, vitalsOru } from '../helpers/messages.js';
+import { createBatcher } from '../../../src/models/runtime/batcher.js';
+import { batcherObserver } from '../../../src/models/runtime/batcher-metrics.js';
+import { type LoadedModel, loadModels, type ModelRegistry } from '../../../src/models/runtime/loader.js';
+import { createMetrics } from '../../../src/observability/metrics.js';
+import { sendMllp, startTestGateway, type TestGateway } from '../../helpers/gateway.js';
+import { msaCode, vitalsOru } from '../../helpers/messages.js';
 
 /** The value of one sample line of a Prometheus text exposition, or undefined. */
 function sample(text: string, name: string, labels: string): number | undefined {

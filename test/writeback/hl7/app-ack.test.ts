@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { readHeader } from '../../src/hl7/header.js';
-import { parseHl7 } from '../../src/hl7/parser.js';
-import { buildAppAck, wantsAppAck } from '../../src/writeback/hl7/app-ack.js';
-import { type FakeMirth, startFakeMirth } from '../helpers/fake-mirth.js';
-import { dbKinds, sendMllp, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { msaCode, vitalsOru } from '../helpers/messages.js';
+import { readHeader } from '../../../src/hl7/header.js';
+import { parseHl7 } from '../../../src/hl7/parser.js';
+import { buildAppAck, wantsAppAck } from '../../../src/writeback/hl7/app-ack.js';
+import { type FakeMirth, startFakeMirth } from '../../helpers/fake-mirth.js';
+import { dbKinds, sendMllp, startTestGateway, type TestGateway } from '../../helpers/gateway.js';
+import { msaCode, vitalsOru } from '../../helpers/messages.js';
 
 /** A vitals ORU from VITALS|WARD5 in enhanced mode: MSH-15 and MSH-16 as given. */
 const enhanced = (

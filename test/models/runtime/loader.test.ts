@@ -12,7 +12,7 @@ import {
   ModelIntegrityError,
   type ModelRegistry,
   ModelValidationError,
-} from '../../src/models/runtime/loader.js';
+} from '../../../src/models/runtime/loader.js';
 
 const MODELS_DIR = 'models';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { HOSP_SYSTEM, vitalsTransaction } from '../fhir-ingest/resources.js';
+import { HOSP_SYSTEM, vitalsTransaction } from '../helpers/fhir-resources.js';
 import { predictions, sendMllp, startTestGateway } from '../helpers/gateway.js';
 import { msaCode, vitalsOru } from '../helpers/messages.js';
 

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import type { LineageRecord } from '../../src/lineage/store.js';
-import { predictions, sendMllp, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { msaCode, vitalsOru } from '../helpers/messages.js';
+import type { LineageRecord } from '../../../src/lineage/store.js';
+import { predictions, sendMllp, startTestGateway, type TestGateway } from '../../helpers/gateway.js';
+import { msaCode, vitalsOru } from '../../helpers/messages.js';
 
 const CARD = parse(readFileSync('fixtures/mlflow/vitals-deterioration/card.yaml', 'utf8'));
 const ONNX = readFileSync('fixtures/mlflow/vitals-deterioration/model.onnx').toString('base64');

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import type { LineageRecord } from '../../src/lineage/store.js';
-import { sendMllp, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { vitalsOru } from '../helpers/messages.js';
+import type { LineageRecord } from '../../../src/lineage/store.js';
+import { sendMllp, startTestGateway, type TestGateway } from '../../helpers/gateway.js';
+import { vitalsOru } from '../../helpers/messages.js';
 
 /**
  * A model of kind `remote` on gateway B is scored by gateway A's Open Inference Protocol endpoint

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createInProcessQueue } from '../../src/queue/in-process.js';
-import { deferral, retryDelay } from '../../src/queue/work-queue.js';
+import { createInProcessQueue } from '../../../src/queue/in-process.js';
+import { deferral, retryDelay } from '../../../src/queue/work-queue.js';
 import {
   CircuitOpenError,
   createCircuitBreaker,
   isTransientFhirError,
-} from '../../src/writeback/fhir/breaker.js';
-import { FhirWriteError } from '../../src/writeback/fhir/writer.js';
+} from '../../../src/writeback/fhir/breaker.js';
+import { FhirWriteError } from '../../../src/writeback/fhir/writer.js';
 
 const down = () => Promise.reject(new FhirWriteError('FHIR transaction failed: network error', 0));
 const up = () => Promise.resolve('ok');

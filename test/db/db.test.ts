@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { testDatabases } from './helpers/db.js';
+import { testDatabases } from '../helpers/db.js';
 
 for (const kind of testDatabases()) {
   describe(`database (${kind.name})`, () => {

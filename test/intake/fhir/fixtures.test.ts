@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { LineageRecord } from '../../src/lineage/store.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import type { LineageRecord } from '../../../src/lineage/store.js';
+import { startTestGateway, type TestGateway } from '../../helpers/gateway.js';
 
 /**
  * Every fixture in fixtures/fhir/manifest.json, sent in order to a real gateway (PGlite): accepted
@@ -11,7 +11,7 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
  * equal to `<fixture>.expected.json`. UPDATE_GOLDEN=1 rewrites the golden files.
  */
 
-const DIR = join(import.meta.dirname, '..', '..', 'fixtures', 'fhir');
+const DIR = join(import.meta.dirname, '..', '..', '..', 'fixtures', 'fhir');
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 
 interface Case {
