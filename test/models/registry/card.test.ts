@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { interpret, loadModelCard, ModelCardError, parseModelCard } from '../../../src/models/registry/card.js';
+import {
+  interpret,
+  loadModelCard,
+  ModelCardError,
+  parseModelCard,
+} from '../../../src/models/registry/card.js';
 
 const CARDS = ['models/vitals-deterioration/card.yaml', 'models/aki-risk/card.yaml'];
 

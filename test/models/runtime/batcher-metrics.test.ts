@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createBatcher } from '../../../src/models/runtime/batcher.js';
 import { batcherObserver } from '../../../src/models/runtime/batcher-metrics.js';
-import { type LoadedModel, loadModels, type ModelRegistry } from '../../../src/models/runtime/loader.js';
+import type { LoadedModel } from '../../../src/models/runtime/loader.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
 import { sendMllp, startTestGateway, type TestGateway } from '../../helpers/gateway.js';
 import { msaCode, vitalsOru } from '../../helpers/messages.js';
+import { useDemoModels } from '../../helpers/models.js';
 
 /** The value of one sample line of a Prometheus text exposition, or undefined. */
 function sample(text: string, name: string, labels: string): number | undefined {
@@ -14,13 +15,11 @@ function sample(text: string, name: string, labels: string): number | undefined 
 }
 
 describe('micro-batcher metrics', () => {
-  let registry: ModelRegistry;
+  const demo = useDemoModels();
   let model: LoadedModel;
-  before(async () => {
-    registry = await loadModels('models');
-    model = registry.get('vitals-deterioration')!;
+  before(() => {
+    model = demo.model('vitals-deterioration');
   });
-  after(async () => registry.close());
 
   it('counts batch sizes, queue delays, refusals and expiries, and reads the queue at each scrape', async () => {
     const metrics = createMetrics();

@@ -1,21 +1,20 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import {
   createBatcher,
   ModelDeadlineError,
   ModelOverloadedError,
   withBatcher,
 } from '../../../src/models/runtime/batcher.js';
-import { type LoadedModel, loadModels, type ModelRegistry } from '../../../src/models/runtime/loader.js';
+import type { LoadedModel } from '../../../src/models/runtime/loader.js';
+import { useDemoModels } from '../../helpers/models.js';
 
 describe('dynamic micro-batcher', () => {
-  let registry: ModelRegistry;
+  const demo = useDemoModels();
   let model: LoadedModel;
-  before(async () => {
-    registry = await loadModels('models');
-    model = registry.get('vitals-deterioration')!;
+  before(() => {
+    model = demo.model('vitals-deterioration');
   });
-  after(async () => registry.close());
 
   it('runs concurrent single rows as one session.run, each getting its own score', async () => {
     const batched = withBatcher(model, {

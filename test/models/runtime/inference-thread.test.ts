@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { withBatcher } from '../../../src/models/runtime/batcher.js';
 import {
   type InferenceThread,
@@ -9,9 +8,10 @@ import {
   startInferenceThread,
   startModelThread,
 } from '../../../src/models/runtime/inference-thread.js';
-import { type LoadedModel, loadModels, type ModelRegistry } from '../../../src/models/runtime/loader.js';
+import type { LoadedModel } from '../../../src/models/runtime/loader.js';
+import { TEST_BATCHER, useDemoModels } from '../../helpers/models.js';
 
-const options = { maxBatchSize: 16, maxQueueDelayMs: 0, maxQueue: 10_000, deadlineMs: 5000 };
+const options = TEST_BATCHER;
 
 async function untilReady(t: InferenceThread): Promise<void> {
   for (let i = 0; i < 500 && !t.ready; i++) await new Promise((r) => setTimeout(r, 10));
@@ -37,18 +37,12 @@ function rowsFor(model: LoadedModel, n: number): number[][] {
 }
 
 describe('inference thread', () => {
-  let registry: ModelRegistry;
-  const bytes = new Map<string, Buffer>();
-  before(async () => {
-    registry = await loadModels('models');
-    for (const m of registry.list()) bytes.set(m.name, await readFile(`models/${m.name}/model.onnx`));
-  });
-  after(async () => registry.close());
+  const demo = useDemoModels();
 
   for (const name of ['vitals-deterioration', 'aki-risk']) {
     it(`scores ${name} exactly as the event loop's session does, in full and partial batches`, async () => {
-      const model = registry.get(name)!;
-      const thread = startModelThread(model, bytes.get(name)!, { maxRows: options.maxBatchSize });
+      const model = demo.model(name);
+      const thread = startModelThread(model, demo.onnx(name), { maxRows: options.maxBatchSize });
       await untilReady(thread);
       const batched = withBatcher(model, options, undefined, thread);
       const rows = rowsFor(model, 203); // 12 full batches of 16 and a partial one, at least
@@ -70,8 +64,8 @@ describe('inference thread', () => {
   }
 
   it('runs a lone batch on the event loop while the thread sleeps, overlapping batches and a slow model on the thread', async () => {
-    const model = registry.get('aki-risk')!;
-    const thread = startModelThread(model, bytes.get('aki-risk')!, { maxRows: 4096 });
+    const model = demo.model('aki-risk');
+    const thread = startModelThread(model, demo.onnx('aki-risk'), { maxRows: 4096 });
     await untilReady(thread);
     const asleep = async () => {
       for (let i = 0; i < 200 && !thread.idle; i++) await new Promise((r) => setTimeout(r, 5));
@@ -115,11 +109,11 @@ describe('inference thread', () => {
   });
 
   it('sleeps on a long batch instead of turning the event loop for it, and still answers', async () => {
-    const model = registry.get('aki-risk')!;
-    const thread = startModelThread(model, bytes.get('aki-risk')!, { maxRows: 64 });
+    const model = demo.model('aki-risk');
+    const thread = startModelThread(model, demo.onnx('aki-risk'), { maxRows: 64 });
     await untilReady(thread);
     const sleepy = startInferenceThread('aki-risk@test', {
-      bytes: bytes.get('aki-risk')!,
+      bytes: demo.onnx('aki-risk'),
       ...model.card.onnx,
       sha256: model.sha256,
       width: model.featureNames.length,
@@ -140,9 +134,9 @@ describe('inference thread', () => {
   });
 
   it('reports a batch onnxruntime refuses to its requests, and goes on with the next batch', async () => {
-    const model = registry.get('vitals-deterioration')!;
+    const model = demo.model('vitals-deterioration');
     const thread = startInferenceThread('vitals@wrong-input', {
-      bytes: bytes.get('vitals-deterioration')!,
+      bytes: demo.onnx('vitals-deterioration'),
       sha256: model.sha256,
       input: 'not_the_input',
       output: model.card.onnx.output,
@@ -164,8 +158,8 @@ describe('inference thread', () => {
   });
 
   it('never runs bytes other than the ones checked: a hash mismatch stops the thread and batches stay on the event loop', async () => {
-    const model = registry.get('vitals-deterioration')!;
-    const tampered = Buffer.from(bytes.get('vitals-deterioration')!);
+    const model = demo.model('vitals-deterioration');
+    const tampered = Buffer.from(demo.onnx('vitals-deterioration'));
     tampered[tampered.length - 1]! ^= 1;
     let stopped: Error | undefined;
     const thread = startModelThread(model, tampered, {

@@ -10,33 +10,21 @@ import {
   loadModels,
   ModelInputError,
   ModelIntegrityError,
-  type ModelRegistry,
   ModelValidationError,
 } from '../../../src/models/runtime/loader.js';
+import { DEMO_MODELS_DIR, useDemoModels } from '../../helpers/models.js';
 
-const MODELS_DIR = 'models';
-
-function required(registry: ModelRegistry, name: string) {
-  const model = registry.get(name);
-  assert.ok(model, `model ${name} is loaded`);
-  return model;
-}
+const MODELS_DIR = DEMO_MODELS_DIR;
 
 describe('model registry', () => {
-  let registry: ModelRegistry;
-  before(async () => {
-    registry = await loadModels(MODELS_DIR, { verifyGoldenCases: false });
-  });
-  after(async () => {
-    await registry.close();
-  });
+  const demo = useDemoModels({ verifyGoldenCases: false });
 
   it('loads both demo models with their card metadata', () => {
     assert.deepEqual(
-      registry.list().map((m) => m.name),
+      demo.registry.list().map((m) => m.name),
       ['aki-risk', 'vitals-deterioration'],
     );
-    const vitals = required(registry, 'vitals-deterioration');
+    const vitals = demo.model('vitals-deterioration');
     assert.deepEqual(vitals.featureNames, [
       'heart_rate',
       'respiratory_rate',
@@ -45,23 +33,23 @@ describe('model registry', () => {
       'systolic_bp',
       'age',
     ]);
-    assert.deepEqual(required(registry, 'aki-risk').featureNames, [
+    assert.deepEqual(demo.model('aki-risk').featureNames, [
       'creatinine',
       'urea_nitrogen',
       'potassium',
       'sodium',
       'age',
     ]);
-    for (const model of registry.list()) {
+    for (const model of demo.registry.list()) {
       assert.equal(model.version, '1.0.0');
       assert.match(model.sha256, /^[0-9a-f]{64}$/);
       assert.equal(model.sha256, model.card.onnx.sha256);
     }
-    assert.equal(registry.get('nope'), undefined);
+    assert.equal(demo.registry.get('nope'), undefined);
   });
 
   it('reproduces every golden case within tolerance', async () => {
-    for (const model of registry.list()) {
+    for (const model of demo.registry.list()) {
       const cases = model.card.goldenCases;
       assert.ok(cases.length >= 5, `${model.name} has golden cases`);
       const got = await model.predict(cases.map((c) => c.features));
@@ -75,13 +63,13 @@ describe('model registry', () => {
   });
 
   it('scores a clearly sick patient above a healthy one', async () => {
-    const vitals = required(registry, 'vitals-deterioration');
+    const vitals = demo.model('vitals-deterioration');
     const [healthy, sick] = await vitals.predict([
       [70, 14, 98, 36.8, 125, 40],
       [128, 30, 87, 39.4, 84, 78],
     ]);
     assert.ok(healthy! < 0.05 && sick! > 0.8, `healthy ${healthy}, sick ${sick}`);
-    const aki = required(registry, 'aki-risk');
+    const aki = demo.model('aki-risk');
     const [normal, injured] = await aki.predict([
       [0.8, 14, 4.0, 140, 40],
       [3.4, 70, 6.0, 131, 77],
@@ -90,7 +78,7 @@ describe('model registry', () => {
   });
 
   it('gives the same answer batched as row by row, for arrays and Float32Array', async () => {
-    for (const model of registry.list()) {
+    for (const model of demo.registry.list()) {
       const rows = model.card.goldenCases.map((c) => c.features);
       const batched = await model.predict(rows);
       const flat = await model.predict(Float32Array.from(rows.flat()), rows.length);
@@ -103,7 +91,7 @@ describe('model registry', () => {
   });
 
   it('rejects rows of the wrong width or with non-finite values', async () => {
-    const aki = required(registry, 'aki-risk');
+    const aki = demo.model('aki-risk');
     assert.deepEqual(await aki.predict([]), []);
     await assert.rejects(aki.predict([[1, 2, 3]]), ModelInputError);
     await assert.rejects(aki.predict([[1, 20, 4, Number.NaN, 50]]), ModelInputError);
@@ -111,14 +99,14 @@ describe('model registry', () => {
   });
 
   it('maps probabilities to the card threshold bands', () => {
-    const card = required(registry, 'vitals-deterioration').card;
+    const card = demo.model('vitals-deterioration').card;
     assert.equal(interpret(card, 0.01)?.interpretation.code, 'N');
     assert.equal(interpret(card, 0.2)?.interpretation.code, 'H');
     assert.equal(interpret(card, 0.97)?.interpretation.code, 'HH');
   });
 
   it('reports a mapping whose features differ from the model', () => {
-    const vitals = required(registry, 'vitals-deterioration');
+    const vitals = demo.model('vitals-deterioration');
     checkFeatureOrder(vitals, [...vitals.featureNames], 'mappings/ok.yaml');
     const swapped = ['heart_rate', 'spo2', 'respiratory_rate', 'body_temperature', 'systolic_bp', 'age'];
     assert.throws(
