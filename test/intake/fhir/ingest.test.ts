@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LineageRecord } from '../../../src/lineage/store.js';
+import { HOSP_SYSTEM, patient, quantityObs, vitalsTransaction } from '../../helpers/fhir-resources.js';
 import { dbKinds, sendMllp, startTestGateway, type TestGateway } from '../../helpers/gateway.js';
 import { msaCode, vitalsOru } from '../../helpers/messages.js';
-import { HOSP_SYSTEM, patient, quantityObs, vitalsTransaction } from '../../helpers/fhir-resources.js';
 
 type Json = Record<string, unknown>;
 const AT = '2024-03-01T10:15:00+00:00';

@@ -3,7 +3,6 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { LineageRecord } from '../../../src/lineage/store.js';
 import { runCli } from '../../helpers/cli.js';
-import { startTestGateway, type TestGateway } from '../../helpers/gateway.js';
 import {
   bpPanel,
   HOSP_SYSTEM,
@@ -15,6 +14,7 @@ import {
   WELL,
 } from '../../helpers/fhir-resources.js';
 import { type SourceServer, startSourceServer } from '../../helpers/fhir-source-server.js';
+import { startTestGateway, type TestGateway } from '../../helpers/gateway.js';
 
 type Json = Record<string, unknown>;
 const AT = '2024-03-05T07:30:00+00:00';
