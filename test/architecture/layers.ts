@@ -94,3 +94,20 @@ export function unitOf(file: string): { unit: string; layer: number } | null {
   });
   return best;
 }
+
+/** The edges that go against the flow (into a higher layer or a sibling folder), exceptions aside. */
+export function againstFlow(
+  edges: ReadonlyArray<{ from: string; to: string }>,
+  exceptions: ReadonlyArray<{ from: string; to: string }> = EXCEPTIONS,
+): Array<{ from: string; to: string; why: string }> {
+  const out: Array<{ from: string; to: string; why: string }> = [];
+  for (const e of edges) {
+    const from = unitOf(e.from);
+    const to = unitOf(e.to);
+    if (!from || !to || from.unit === to.unit || to.layer < from.layer) continue;
+    if (exceptions.some((x) => x.from === e.from && x.to === e.to)) continue;
+    const where = to.layer === from.layer ? 'a sibling in its own layer' : 'a higher layer';
+    out.push({ ...e, why: `${from.unit} (${LAYERS[from.layer]!.name}) imports ${where}, ${to.unit}` });
+  }
+  return out;
+}
