@@ -67,6 +67,11 @@ export const LAYERS: Layer[] = [
   },
   { name: 'cli', folders: ['cli'], why: 'the command-line commands' },
   { name: 'app', folders: ['app.ts'], why: 'wiring: every service, started and stopped in mirror order' },
+  {
+    name: 'worker child',
+    folders: ['worker-child.ts'],
+    why: 'role all with processing.workerProcess: the worker-role child process serve starts',
+  },
   { name: 'main', folders: ['main.ts'], why: 'start-up: config, then the app, then listen' },
   { name: 'cli entry', folders: ['cli.ts'], why: 'the `gateway` command, which can serve' },
 ];
