@@ -1,4 +1,5 @@
 import type { Database, Queryable } from '../db/database.js';
+import { pruneRaw } from '../inbox/store.js';
 import type { LineageStore } from '../lineage/store.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -31,28 +32,17 @@ export async function pruneRawMessages(
   if (days <= 0) return 0;
   const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
   return inBatches(db, batch, async (tx) => {
-    const r = await tx.query<{ message_id: string }>(
-      `with p as (
-         select message_id from inbox
-          where raw is not null and status <> 'received' and received_at < $1
-          order by received_at limit $2 for update skip locked)
-       update inbox i set raw = null, raw_pruned_at = $3 from p
-        where i.message_id = p.message_id returning i.message_id`,
-      [cutoff, batch, now.toISOString()],
-    );
+    const ids = await pruneRaw(tx, cutoff, batch, now.toISOString());
     await lineage.append(
       tx,
-      r.rows
-        .map((x) => x.message_id)
-        .sort()
-        .map((messageId) => ({
-          messageId,
-          stage: 'pruned',
-          at: now.toISOString(),
-          detail: { retentionDays: days, reason: 'raw message pruned after the retention period' },
-        })),
+      [...ids].sort().map((messageId) => ({
+        messageId,
+        stage: 'pruned',
+        at: now.toISOString(),
+        detail: { retentionDays: days, reason: 'raw message pruned after the retention period' },
+      })),
     );
-    return r.rows.length;
+    return ids.length;
   });
 }
 
