@@ -90,14 +90,21 @@ export function sql<const K extends string>(
 
 /**
  * A multi-row `values` list for a statement that holds the token `:rows`: `rows` tuples of `width`
- * parameters each, numbered from $1 (`($1, $2), ($3, $4)`), so the statement stays in its file.
+ * parameters each (`($1, $2), ($3, $4)`), so the statement stays in its file. A `tuple` (itself a
+ * statement of the file, written for the first row with $1..$width) is repeated with its parameters
+ * moved along by `width` a row.
  */
-export function withRows(statement: string, rows: number, width: number): string {
+export function withRows(statement: string, rows: number, width: number, tuple?: string): string {
   if (statement.split(':rows').length !== 2) throw new Error('statement needs one :rows token');
+  const first = tuple ?? `(${Array.from({ length: width }, (_, j) => `$${j + 1}`).join(', ')})`;
   const tuples: string[] = [];
   for (let i = 0; i < rows; i++) {
-    const b = i * width;
-    tuples.push(`(${Array.from({ length: width }, (_, j) => `$${b + j + 1}`).join(', ')})`);
+    tuples.push(
+      first.replace(/\$(\d+)/g, (_, n: string) => {
+        if (Number(n) > width) throw new Error(`tuple parameter $${n} is beyond its width ${width}`);
+        return `$${i * width + Number(n)}`;
+      }),
+    );
   }
   return statement.replace(':rows', tuples.join(', '));
 }

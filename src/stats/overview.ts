@@ -5,6 +5,7 @@ import type { Queryable } from '../db/database.js';
 import { GatewayError } from '../errors/codes.js';
 import { inboxNumbers } from '../inbox/store.js';
 import type { Metrics } from '../observability/metrics.js';
+import { outboxNumbers } from '../writeback/hl7/outbox-store.js';
 
 export interface Percentiles {
   count: number;
@@ -97,17 +98,7 @@ export async function overview(d: OverviewDeps, minutes: number) {
   const [{ received, finished, e2e, statuses, senders, backlog }, dead, egress] = await Promise.all([
     inboxNumbers(d.db, since),
     d.db.query<{ n: number }>('select count(*)::int as n from dead_letter where resolved_at is null'),
-    d.db.query<{
-      kind: string;
-      destination: string;
-      status: string;
-      n: number;
-      oldest: Date | string | null;
-    }>(
-      `select kind, destination, status, count(*)::int as n,
-              min(created_at) filter (where status = 'pending') as oldest
-         from egress_outbox group by kind, destination, status`,
-    ),
+    outboxNumbers(d.db),
   ]);
 
   const perMinute = new Map<

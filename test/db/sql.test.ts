@@ -41,5 +41,10 @@ test('withRows numbers the tuples of a multi-row values list', () => {
     withRows('insert into t values :rows', 2, 3),
     'insert into t values ($1, $2, $3), ($4, $5, $6)',
   );
+  assert.equal(
+    withRows('insert into t values :rows', 2, 2, '($1, f($2), $2)'),
+    'insert into t values ($1, f($2), $2), ($3, f($4), $4)',
+  );
   assert.throws(() => withRows('select 1', 1, 1), /needs one :rows token/);
+  assert.throws(() => withRows('values :rows', 1, 1, '($2)'), /beyond its width/);
 });
