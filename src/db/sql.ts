@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
  *     -- Anything before the first name is the file's own comment.
  *     -- name: pending
  *     -- Comments under a name document the statement (whole-line ones are not sent).
- *     select message_id from inbox where status = 'received'
+ *     select id from widget where state = 'new'
  *
  * `sql(import.meta.url, 'inbox', ['pending'] as const)` reads the file once (cached per path) when
  * the module is loaded, so a missing file or statement stops start-up with the file's name rather
