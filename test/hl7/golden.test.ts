@@ -8,7 +8,7 @@ import { decodeHl7Bytes } from '../../src/hl7/charset.js';
 import { parseHl7 } from '../../src/hl7/parser.js';
 import { normalizeHl7 } from '../../src/normalize/hl7v2.js';
 
-const DIR = fileURLToPath(new URL('../../fixtures/hl7v2', import.meta.url));
+const DIR = fileURLToPath(new URL('../../fixtures/hl7v2/', import.meta.url));
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
 const fixtures = readdirSync(DIR)
   .filter((f) => f.endsWith('.hl7'))

@@ -15,7 +15,7 @@ import { ackCode } from '../../src/writeback/hl7/oru/message.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { msaCode, vitalsOru } from '../helpers/messages.js';
 
-const DIR = new URL('../../fixtures/hl7v2', import.meta.url);
+const DIR = new URL('../../fixtures/hl7v2/', import.meta.url);
 const seeds = readdirSync(DIR)
   .filter((f) => f.endsWith('.hl7'))
   .map((f) => readFileSync(new URL(f, DIR)));
