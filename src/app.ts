@@ -154,7 +154,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     });
     closers.set('db', () => db.close());
     logger.info({ database: db.kind }, 'database ready');
-    const lineage = createLineageStore(db);
+    const lineage = createLineageStore(db, config.lineage);
     const cipher = createRawCipher(
       config.encryption.key ? parseKey(config.encryption.keyId, config.encryption.key) : undefined,
       Object.entries(config.encryption.previousKeys).map(([id, key]) => parseKey(id, key)),

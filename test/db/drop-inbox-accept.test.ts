@@ -7,7 +7,7 @@ const functions = `select p.proname from pg_proc p
   where p.proname like 'inbox_accept%' and p.pronamespace = current_schema()::regnamespace order by 1`;
 
 for (const kind of testDatabases()) {
-  describe(`migration 140: the dead inbox_accept is gone (${kind.name})`, () => {
+  describe(`migration 150: the dead inbox_accept is gone (${kind.name})`, () => {
     it('leaves inbox_accept_rows (the group commit) and no inbox_accept, of any signature', async () => {
       const { db, dispose } = await kind.open();
       try {
@@ -17,7 +17,7 @@ for (const kind of testDatabases()) {
         );
         // A leftover of another signature (a database changed by hand) is dropped too when it runs.
         await db.query('create function inbox_accept(p int) returns int language sql as $$ select p $$');
-        const file = new URL('../../src/db/migrations/140_drop_inbox_accept.sql', import.meta.url);
+        const file = new URL('../../src/db/migrations/150_drop_inbox_accept.sql', import.meta.url);
         await db.query(readFileSync(file, 'utf8'));
         assert.deepEqual(
           (await db.query<{ proname: string }>(functions)).rows.map((r) => r.proname),

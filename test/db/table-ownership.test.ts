@@ -35,17 +35,27 @@ const JOINS: ReadonlyArray<readonly [file: string, table: string, why: string]> 
 ];
 
 /**
+ * Reads of inbox by the lineage store (helper 5's, issue 17): a record names its message's source,
+ * records are found by control id, verify looks for messages without lineage. Kept as known
+ * exceptions until lineage asks the inbox store (src/inbox/store.ts) for them.
+ */
+const LINEAGE_READS: ReadonlyArray<readonly [file: string, table: string]> = [
+  ['src/lineage/sql/by-control-id.sql', 'inbox'],
+  ['src/lineage/sql/orphans.sql', 'inbox'],
+  ['src/lineage/sql/record-source.sql', 'inbox'],
+];
+
+/**
  * Known exceptions, to be gone once the work named lands (then this list fails: remove the row).
  * src/pipeline/ and src/app.ts: the pipeline's own inbox SQL moves into src/inbox/processing.ts and
  * re-scoring uses activePatients of src/features/state.ts (helper 2, pipeline core and services).
- * src/lineage/ reading inbox, and lineage read by the message search: the lineage chain's store
- * (helper 5) does the same for the lineage tables.
+ * Lineage read by the message search: the lineage chain's store (helper 5) does the same for the
+ * lineage tables.
  */
 const PENDING: ReadonlyArray<readonly [file: string, table: string]> = [
   ['src/pipeline/process.ts', 'inbox'],
   ['src/pipeline/rescore.ts', 'feature_state'],
   ['src/app.ts', 'inbox'],
-  ['src/lineage/store.ts', 'inbox'],
   ['src/messages/search.ts', 'lineage'],
 ];
 
@@ -76,7 +86,7 @@ function uses(): Array<{ file: string; table: string; line: number }> {
 }
 
 test('no SQL on a store table outside the folder that owns it', () => {
-  const allowed = new Set([...JOINS, ...PENDING].map(([f, t]) => `${f} ${t}`));
+  const allowed = new Set([...JOINS, ...PENDING, ...LINEAGE_READS].map(([f, t]) => `${f} ${t}`));
   const offending = uses()
     .filter((u) => !allowed.has(`${u.file} ${u.table}`))
     .map((u) => `${u.file}:${u.line} uses ${u.table} (owned by ${OWNERS[u.table]})`);
@@ -85,9 +95,9 @@ test('no SQL on a store table outside the folder that owns it', () => {
 
 test('the cross-store reads only read, and the lists of exceptions hold no row that is gone', () => {
   const found = new Set(uses().map((u) => `${u.file} ${u.table}`));
-  for (const [file, table] of [...JOINS, ...PENDING])
+  for (const [file, table] of [...JOINS, ...PENDING, ...LINEAGE_READS])
     assert.ok(found.has(`${file} ${table}`), `${file} no longer uses ${table}: remove its row here`);
-  for (const [file, table] of JOINS) {
+  for (const [file, table] of [...JOINS, ...LINEAGE_READS]) {
     const text = readFileSync(join(root, file), 'utf8');
     assert.doesNotMatch(
       text,
