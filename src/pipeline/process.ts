@@ -1,6 +1,7 @@
 import { trace } from '@opentelemetry/api';
 import type { Database } from '../db/database.js';
 import { GatewayError } from '../errors/codes.js';
+import { retryClass } from '../errors/retry.js';
 import { extractFeatures, triggersScoring, usesMessageType } from '../features/extract.js';
 import type { Mapping } from '../features/mapping.js';
 import { assembleVector, type FeatureStore } from '../features/state.js';
@@ -11,7 +12,6 @@ import type { LineageEntryInput } from '../lineage/chain.js';
 import type { LineageOutput, LineageStore } from '../lineage/store.js';
 import type { ModelRegistry } from '../models/runtime/loader.js';
 import { interpret } from '../models/runtime/loader.js';
-import { ModelInputError } from '../models/runtime/onnx-model.js';
 import type { ClinicalEvent } from '../normalize/event.js';
 import { SPLIT_MESSAGE_TYPE } from '../normalize/fhir/split.js';
 import { normalizeHl7 } from '../normalize/hl7v2.js';
@@ -362,13 +362,8 @@ export function createPipeline(d: PipelineDeps) {
         monitored,
       });
     } catch (err) {
-      if (
-        err instanceof PermanentFailure ||
-        err instanceof Hl7ParseError ||
-        isRefusal(err) ||
-        isDeterministic(err) ||
-        isDataError(err)
-      ) {
+      // Retrying will not mend it (errors/retry.ts): the message goes to `failed` at once.
+      if (retryClass(err) === 'never') {
         d.logger.warn({ messageId, err: errorInfo(err) }, 'message failed');
         // The database refused this message's data: the stages recorded so far may hold what it
         // refused, so only the failure is recorded (retrying could never succeed).
@@ -452,15 +447,4 @@ function newest(times: Array<string | undefined>): string | undefined {
   let best: string | undefined;
   for (const t of times) if (t && (!best || Date.parse(t) > Date.parse(best))) best = t;
   return best;
-}
-
-/** Errors of pure code on this message's data (model input checks, invalid times): the same every time. */
-function isDeterministic(err: unknown): boolean {
-  return err instanceof ModelInputError || err instanceof RangeError;
-}
-
-/** The FHIR server refused the content (4xx other than time-out and rate limit): retrying will not help. */
-function isRefusal(err: unknown): boolean {
-  const status = (err as { status?: unknown }).status;
-  return typeof status === 'number' && status >= 400 && status < 500 && status !== 408 && status !== 429;
 }

@@ -1,7 +1,7 @@
-import { GatewayError } from '../../errors/codes.js';
+import { operationOutcome } from '../../errors/outcome.js';
+import { storeError } from '../../errors/store.js';
 import type { Bundle, OperationOutcomeIssue, Resource } from '../../fhir/types.js';
 import type { Inbox } from '../../inbox/inbox.js';
-import { isDataError } from '../../inbox/storable.js';
 import type { Logger } from '../../observability/logger.js';
 import { errorInfo } from '../../observability/logger.js';
 import type { SourceClient } from '../../sources/client.js';
@@ -320,22 +320,8 @@ export function createSubscriptionReceiver(d: ReceiverDeps) {
       };
     } catch (err) {
       // A row the database refuses for its data (a NUL, an index row too large) is not worth a retry.
-      const gw =
-        err instanceof GatewayError
-          ? err
-          : isDataError(err)
-            ? new GatewayError('GW_STORE_REFUSED', String((err as { code: string }).code))
-            : new GatewayError('GW_STORE_UNAVAILABLE');
-      return {
-        status: gw.status,
-        body: outcome([
-          {
-            severity: 'error',
-            code: gw.ack === 'AR' ? 'invalid' : 'transient',
-            details: { text: `${gw.code}: ${gw.message}` },
-          },
-        ]),
-      };
+      const gw = storeError(err);
+      return { status: gw.status, body: operationOutcome(gw) };
     }
   }
 

@@ -5,6 +5,7 @@
  */
 import type { Database, Queryable } from '../../db/database.js';
 import { sql } from '../../db/sql.js';
+import { GatewayError } from '../../errors/codes.js';
 import type { OnnxSignature } from '../runtime/onnx-model.js';
 import type { ModelCard } from './card.js';
 
@@ -58,10 +59,9 @@ export interface AliasMove {
 }
 
 /** A governance rule refused the change (status 409 on HTTP, exit 1 on the CLI). */
-export class GovernanceError extends Error {
-  readonly code = 'MODEL_GOVERNANCE';
+export class GovernanceError extends GatewayError {
   constructor(message: string) {
-    super(message);
+    super('MODEL_GOVERNANCE', message);
     this.name = 'GovernanceError';
   }
 }

@@ -13,6 +13,7 @@
  * its own arrival, so a deadline can only come early, never late).
  */
 import type { InferenceSession } from 'onnxruntime-node';
+import { GatewayError } from '../../errors/codes.js';
 import { type InferenceThread, routeBatches, startModelThread } from './inference-thread.js';
 import { type LoadedModel, ModelInputError, type Scores } from './onnx-model.js';
 
@@ -39,21 +40,18 @@ export interface BatcherObserver {
   closed?(): void;
 }
 
-export class ModelOverloadedError extends Error {
-  readonly code = 'MODEL_OVERLOADED';
-  /** Asks the work queue to run the message again later without using an attempt. */
-  readonly retryAfterMs: number;
+/** Back-pressure (retry class `wait`): asks the work queue to run the message again later without using an attempt. */
+export class ModelOverloadedError extends GatewayError {
+  declare readonly retryAfterMs: number;
   constructor(model: string, queued: number, retryAfterMs = 50) {
-    super(`model ${model}: ${queued} requests already queued; retry later`);
+    super('MODEL_OVERLOADED', { retryAfterMs }, model, String(queued));
     this.name = 'ModelOverloadedError';
-    this.retryAfterMs = retryAfterMs;
   }
 }
 
-export class ModelDeadlineError extends Error {
-  readonly code = 'MODEL_DEADLINE';
+export class ModelDeadlineError extends GatewayError {
   constructor(model: string, ms: number) {
-    super(`model ${model}: request not started within its deadline of ${ms} ms`);
+    super('MODEL_DEADLINE', model, String(ms));
     this.name = 'ModelDeadlineError';
   }
 }

@@ -13,6 +13,7 @@
 
 import { Worker } from 'node:worker_threads';
 import type { InferenceSession } from 'onnxruntime-node';
+import { GatewayError } from '../../errors/codes.js';
 import type { Run } from './batcher.js';
 import {
   bytesFor,
@@ -74,10 +75,9 @@ export interface InferenceThread {
 }
 
 /** A batch the inference thread could not run: the error onnxruntime gave. */
-export class InferenceThreadError extends Error {
-  readonly code = 'MODEL_THREAD';
+export class InferenceThreadError extends GatewayError {
   constructor(label: string, message: string) {
-    super(`model ${label}: ${message}`);
+    super('MODEL_THREAD', label, message);
     this.name = 'InferenceThreadError';
   }
 }

@@ -6,41 +6,37 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
+import { GatewayError } from '../../errors/codes.js';
 import type { ModelCard } from '../registry/card.js';
 
 /** The ONNX bytes are not the ones the card was signed off with. */
-export class ModelIntegrityError extends Error {
-  readonly code = 'MODEL_INTEGRITY';
+export class ModelIntegrityError extends GatewayError {
   constructor(
     readonly cardFile: string,
     readonly onnxFile: string,
     readonly expected: string,
     readonly actual: string,
   ) {
-    super(
-      `model card ${cardFile}: refusing ${onnxFile}: sha256 is ${actual} but the card expects ${expected}`,
-    );
+    super('MODEL_INTEGRITY', cardFile, onnxFile, actual, expected);
     this.name = 'ModelIntegrityError';
   }
 }
 
 /** The ONNX graph does not match its card (input/output names, feature count, golden cases). */
-export class ModelValidationError extends Error {
-  readonly code = 'MODEL_INVALID';
+export class ModelValidationError extends GatewayError {
   constructor(
     readonly cardFile: string,
     message: string,
   ) {
-    super(`model card ${cardFile}: ${message}`);
+    super('MODEL_INVALID', cardFile, message);
     this.name = 'ModelValidationError';
   }
 }
 
 /** Rows handed to `predict` have the wrong shape or non-finite values. */
-export class ModelInputError extends Error {
-  readonly code = 'MODEL_INPUT';
+export class ModelInputError extends GatewayError {
   constructor(model: string, message: string) {
-    super(`model ${model}: ${message}`);
+    super('MODEL_INPUT', model, message);
     this.name = 'ModelInputError';
   }
 }

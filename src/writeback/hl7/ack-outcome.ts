@@ -1,14 +1,17 @@
+import { receivedAck } from '../../acks/received.js';
 import type { Attempt } from './backoff.js';
 import { ackCode } from './oru/message.js';
 
 /**
- * What a destination's answer to an outbound message means: `AA`/`CA` delivered; `AR`/`CR` refused
- * (never retried); `AE`/`CE` or an answer without MSA an error to retry.
+ * What a destination's answer to an outbound message comes to for its row, by the rule of
+ * acks/received.ts: `AA`/`CA` delivered; `AR`/`CR` refused (never retried); `AE`/`CE`, another
+ * code or an answer without MSA an error to retry after a back-off.
  */
 export function classifyAck(ack: string): Attempt {
   const code = ackCode(ack);
-  if (code === 'AA' || code === 'CA') return { ok: true, code };
-  if (code === 'AR' || code === 'CR') return { ok: false, retry: false, code, reason: `refused (${code})` };
+  const meaning = receivedAck(code);
+  if (meaning === 'accepted') return { ok: true, code: code! };
+  if (meaning === 'never') return { ok: false, retry: false, code: code!, reason: `refused (${code})` };
   return {
     ok: false,
     retry: true,
