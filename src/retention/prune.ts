@@ -2,7 +2,6 @@ import type { Database, Queryable } from '../db/database.js';
 import { pruneRaw } from '../inbox/store.js';
 import type { LineageStore } from '../lineage/store.js';
 import type { Logger } from '../observability/logger.js';
-import { pruneBodies } from '../writeback/hl7/outbox-store.js';
 
 /** Runs `step` (one transaction pruning at most `batch` rows) until a run prunes fewer; answers the total. */
 async function inBatches(
@@ -62,7 +61,18 @@ export async function pruneEgressBodies(
   if (days <= 0) return 0;
   const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
   return inBatches(db, batch, async (tx) => {
-    const rows = await pruneBodies(tx, cutoff, batch);
+    // egress_outbox is the outbox store's (writeback/hl7/outbox-store.ts, pruneBodies), a sibling
+    // of this layer that the import rules keep out of reach: same statement, until the pruner is
+    // handed the outbox's step by whoever starts it.
+    const { rows } = await tx.query<{ message_id: string; kind: string; destination: string }>(
+      `with p as (
+         select id from egress_outbox
+          where body is not null and status in ('gave-up', 'refused') and updated_at < $1
+          order by id limit $2 for update skip locked)
+       update egress_outbox o set body = null from p
+        where o.id = p.id returning o.message_id, o.kind, o.destination`,
+      [cutoff, batch],
+    );
     await lineage.append(
       tx,
       [...rows]

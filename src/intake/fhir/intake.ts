@@ -2,6 +2,7 @@ import type { Database } from '../../db/database.js';
 import { GatewayError } from '../../errors/codes.js';
 import { operationOutcome } from '../../errors/outcome.js';
 import { storeError } from '../../errors/store.js';
+import { type InputEntry, isError, parseInput, resourceIdentity } from '../../fhir/input.js';
 import type {
   Bundle,
   BundleEntry,
@@ -10,10 +11,9 @@ import type {
   Resource,
 } from '../../fhir/types.js';
 import type { Inbox } from '../../inbox/inbox.js';
+import { groupBundle, groupByPatient, groupControlId, UNLINKED } from '../../normalize/fhir/grouping.js';
 import type { PatientLinks } from '../../normalize/fhir/patients.js';
 import { errorInfo, type Logger } from '../../observability/logger.js';
-import { groupBundle, groupByPatient, groupControlId, UNLINKED } from './grouping.js';
-import { type InputEntry, isError, parseInput, resourceIdentity } from './input.js';
 
 /**
  * `POST /ingest/fhir` (transport-agnostic core): a resource or a Bundle in; every resource

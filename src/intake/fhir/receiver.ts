@@ -1,13 +1,13 @@
 import { operationOutcome } from '../../errors/outcome.js';
 import { storeError } from '../../errors/store.js';
+import { isError, issue, resourceIdentity, sha256, validateResource } from '../../fhir/input.js';
+import { type Notification, parseNotification, subscriptionId } from '../../fhir/notification.js';
 import type { Bundle, OperationOutcomeIssue, Resource } from '../../fhir/types.js';
 import type { Inbox } from '../../inbox/inbox.js';
 import type { Logger } from '../../observability/logger.js';
 import { errorInfo } from '../../observability/logger.js';
 import type { SourceClient } from '../../sources/client.js';
-import { isError, issue, resourceIdentity, sha256, validateResource } from './input.js';
 import { type FhirAnswer, outcome } from './intake.js';
-import { type Notification, parseNotification, subscriptionId } from './notification.js';
 import { subscriptionFacts } from './subscription-resource.js';
 import type { SubscriptionStore } from './subscription-store.js';
 

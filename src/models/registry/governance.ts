@@ -6,8 +6,8 @@
 import type { Database, Queryable } from '../../db/database.js';
 import { sql } from '../../db/sql.js';
 import { GatewayError } from '../../errors/codes.js';
-import type { OnnxSignature } from '../runtime/onnx-model.js';
 import type { ModelCard } from './card.js';
+import type { OnnxSignature } from './signature.js';
 
 export const ALIASES = ['production', 'shadow', 'canary'] as const;
 export type Alias = (typeof ALIASES)[number];

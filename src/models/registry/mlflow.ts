@@ -8,8 +8,8 @@ import { join, relative, resolve, sep } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { GatewayError } from '../../errors/codes.js';
-import type { OnnxSignature } from '../runtime/onnx-model.js';
 import { type MonitoringSpec, monitoringSchema } from './reference.js';
+import type { OnnxSignature } from './signature.js';
 
 const tensorSpec = z.object({
   type: z.literal('tensor'),

@@ -15,7 +15,7 @@
 import type { InferenceSession } from 'onnxruntime-node';
 import { GatewayError } from '../../errors/codes.js';
 import { type InferenceThread, routeBatches, startModelThread } from './inference-thread.js';
-import { type LoadedModel, ModelInputError, type Scores } from './onnx-model.js';
+import { type LoadedModel, ModelInputError, type Run, type Scores } from './onnx-model.js';
 
 export interface BatcherOptions {
   maxBatchSize: number;
@@ -72,8 +72,7 @@ export interface Batcher {
   close(): Promise<void>;
 }
 
-/** Scores `n` rows of `data`: one score per row, or the model's output column (see Scores). */
-export type Run = (data: Float32Array, n: number) => Promise<ArrayLike<number> | Scores>;
+export type { Run };
 
 type Resolve = (v: number) => void;
 type Reject = (e: unknown) => void;

@@ -14,7 +14,6 @@
 import { Worker } from 'node:worker_threads';
 import type { InferenceSession } from 'onnxruntime-node';
 import { GatewayError } from '../../errors/codes.js';
-import type { Run } from './batcher.js';
 import {
   bytesFor,
   DONE,
@@ -27,7 +26,7 @@ import {
   slotViews,
   stateWord as state,
 } from './inference-layout.js';
-import type { LoadedModel } from './onnx-model.js';
+import type { LoadedModel, Run } from './onnx-model.js';
 
 /** Atomics.waitAsync: in Node since 16, typed only from lib ES2024 (which Node 20 does not fully have). */
 const waitAsync = (

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { GatewayError } from '../../errors/codes.js';
 import type { ModelCard } from '../registry/card.js';
+import type { OnnxSignature, TensorSignature } from '../registry/signature.js';
 
 /** The ONNX bytes are not the ones the card was signed off with. */
 export class ModelIntegrityError extends GatewayError {
@@ -240,15 +241,11 @@ export async function openModelBytes(
   return model;
 }
 
-export interface TensorSignature {
-  name: string;
-  type: string;
-  shape: Array<number | string>;
-}
-export interface OnnxSignature {
-  inputs: TensorSignature[];
-  outputs: TensorSignature[];
-}
+/** Scores `n` rows of `data`: one score per row, or the model's output column (see Scores). */
+export type Run = (data: Float32Array, n: number) => Promise<ArrayLike<number> | Scores>;
+
+// The signature type is the registry's (it stores and compares signatures); reading one is here.
+export type { OnnxSignature, TensorSignature };
 
 /** The input/output signature declared in the ONNX graph itself. */
 export async function readOnnxSignature(bytes: Uint8Array): Promise<OnnxSignature> {

@@ -2,6 +2,7 @@ import type { Database } from '../../db/database.js';
 import type { Resource } from '../../fhir/types.js';
 import type { Inbox } from '../../inbox/inbox.js';
 import { messageIdOf } from '../../inbox/store.js';
+import type { LineageStore } from '../../lineage/store.js';
 import {
   byGroup,
   type GroupEntry,
@@ -9,8 +10,7 @@ import {
   groupByPatient,
   groupControlId,
   UNLINKED,
-} from '../../intake/fhir/grouping.js';
-import type { LineageStore } from '../../lineage/store.js';
+} from './grouping.js';
 import type { PatientLinks } from './patients.js';
 
 /**
