@@ -1,4 +1,5 @@
-import type { Database } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
+import { sql } from '../db/sql.js';
 import type { FeatureValue } from './extract.js';
 import type { Mapping } from './mapping.js';
 
@@ -26,26 +27,14 @@ interface Row {
   source_reference: string | null;
 }
 
-/** One statement: unnest the batch, upsert, and only where the stored value is not newer. */
-const UPSERT = `
-insert into feature_state as s
-  (patient_key, model, feature, value, unit, observed_at, source_ref, source_unit, source_value, source_reference)
-select $1, $2, v.feature, v.value, v.unit, v.observed_at, v.source_ref, v.source_unit, v.source_value, v.source_reference
-  from unnest($3::text[], $4::float8[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::float8[], $10::text[])
-    as v(feature, value, unit, observed_at, source_ref, source_unit, source_value, source_reference)
-on conflict (patient_key, model, feature) do update set
-  value = excluded.value, unit = excluded.unit, observed_at = excluded.observed_at,
-  source_ref = excluded.source_ref, source_unit = excluded.source_unit,
-  source_value = excluded.source_value, source_reference = excluded.source_reference, updated_at = now()
-where s.observed_at <= excluded.observed_at`;
+const q = sql(import.meta.url, 'state', ['upsert', 'snapshot', 'snapshots', 'activePatients'] as const);
 
-const SNAPSHOT = `
-select feature, value, unit, observed_at, source_ref, source_unit, source_value, source_reference
-  from feature_state where patient_key = $1 and model = $2 order by feature`;
-
-const SNAPSHOTS = `
-select patient_key, feature, value, unit, observed_at, source_ref, source_unit, source_value, source_reference
-  from feature_state where patient_key = any($1::text[]) and model = $2 order by patient_key, feature`;
+/** The patients of `model` whose feature state changed since `since` (re-scoring plans a round). */
+export async function activePatients(db: Queryable, model: string, since: string): Promise<string[]> {
+  return (await db.query<{ patient_key: string }>(q.activePatients, [model, since])).rows.map(
+    (x) => x.patient_key,
+  );
+}
 
 /** The newest value per feature in a batch (an upsert cannot touch one row twice). */
 export function newestPerFeature(values: readonly FeatureValue[]): FeatureValue[] {
@@ -62,7 +51,7 @@ export function createFeatureStore(db: Database): FeatureStore {
     async apply(patientKey, model, values) {
       const batch = newestPerFeature(values);
       if (batch.length === 0) return;
-      await db.query(UPSERT, [
+      await db.query(q.upsert, [
         patientKey,
         model,
         batch.map((v) => v.feature),
@@ -76,13 +65,13 @@ export function createFeatureStore(db: Database): FeatureStore {
       ]);
     },
     async snapshot(patientKey, model) {
-      const r = await db.query<Row>(SNAPSHOT, [patientKey, model]);
+      const r = await db.query<Row>(q.snapshot, [patientKey, model]);
       return r.rows.map(toValue);
     },
     async snapshots(patientKeys, model) {
       const out = new Map<string, FeatureValue[]>();
       if (patientKeys.length === 0) return out;
-      const r = await db.query<Row & { patient_key: string }>(SNAPSHOTS, [patientKeys, model]);
+      const r = await db.query<Row & { patient_key: string }>(q.snapshots, [patientKeys, model]);
       for (const row of r.rows) {
         const list = out.get(row.patient_key);
         if (list) list.push(toValue(row));

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../db/database.js';
+import { sql } from '../db/sql.js';
 import { badRequest, invalidResource, notFound, preconditionFailed } from '../fhir/outcome.js';
 import type { OperationOutcomeIssue, Resource } from '../fhir/types.js';
 import { compileSearch, extractTokens, parseQuery, type SearchParams } from './search.js';
@@ -59,6 +60,16 @@ function toContent(resource: Resource, id: string): Resource {
 
 const COLUMNS = 'r.resource_type, r.id, r.version_id, r.last_updated, r.content';
 
+const q = sql(import.meta.url, 'repo', [
+  'read',
+  'vread',
+  'lock',
+  'put',
+  'history',
+  'deleteTokens',
+  'insertTokens',
+] as const);
+
 /**
  * FHIR storage operations over one Queryable (the pool, or one transaction). Every write keeps
  * the history row and the search index of the current version.
@@ -72,10 +83,7 @@ export class Repo {
   async read(type: string, id: string): Promise<Resource> {
     checkType(type);
     checkId(id);
-    const r = await this.q.query<Row>(
-      `select ${COLUMNS} from fhir_resource r where resource_type = $1 and id = $2`,
-      [type, id],
-    );
+    const r = await this.q.query<Row>(q.read, [type, id]);
     if (!r.rows[0]) throw notFound(`${type}/${id} not found`);
     return fromRow(r.rows[0]);
   }
@@ -83,10 +91,7 @@ export class Repo {
   async vread(type: string, id: string, version: string): Promise<Resource> {
     checkType(type);
     checkId(id);
-    const r = await this.q.query<Row>(
-      `select ${COLUMNS} from fhir_resource_history r where resource_type = $1 and id = $2 and version_id = $3`,
-      [type, id, Number.parseInt(version, 10) || 0],
-    );
+    const r = await this.q.query<Row>(q.vread, [type, id, Number.parseInt(version, 10) || 0]);
     if (!r.rows[0]) throw notFound(`${type}/${id}/_history/${version} not found`);
     return fromRow(r.rows[0]);
   }
@@ -123,7 +128,7 @@ export class Repo {
    * (until the enclosing transaction ends). Only meaningful inside a transaction.
    */
   async lock(key: string): Promise<void> {
-    await this.q.query('select pg_advisory_xact_lock(hashtext($1))', [key]);
+    await this.q.query(q.lock, [key]);
   }
 
   /** The ids matching a conditional operation's criteria (refuses an empty criteria). */
@@ -173,31 +178,20 @@ export class Repo {
     const content = toContent(resource, id);
     const errors = this.validate(content).filter((i) => i.severity === 'error' || i.severity === 'fatal');
     if (errors.length) throw invalidResource(errors);
-    const written = await this.q.query<Row>(
-      `insert into fhir_resource as r (resource_type, id, version_id, last_updated, seq, content)
-       values ($1, $2, 1, clock_timestamp(), nextval('fhir_seq'), $3::jsonb)
-       on conflict (resource_type, id) do update
-         set version_id = r.version_id + 1, last_updated = clock_timestamp(), seq = nextval('fhir_seq'),
-             content = excluded.content
-         where r.content is distinct from excluded.content
-       returning ${COLUMNS}`,
-      [type, id, JSON.stringify(content)],
-    );
+    const written = await this.q.query<Row>(q.put, [type, id, JSON.stringify(content)]);
     const row = written.rows[0];
     if (!row) return { resource: await this.read(type, id), outcome: 'unchanged', status: 200 };
-    await this.q.query(
-      `insert into fhir_resource_history (resource_type, id, version_id, last_updated, content)
-       values ($1, $2, $3, $4, $5::jsonb)`,
-      [type, id, row.version_id, row.last_updated, JSON.stringify(content)],
-    );
-    await this.q.query('delete from fhir_search_token where resource_type = $1 and id = $2', [type, id]);
+    await this.q.query(q.history, [type, id, row.version_id, row.last_updated, JSON.stringify(content)]);
+    await this.q.query(q.deleteTokens, [type, id]);
     const tokens = extractTokens(content);
     if (tokens.length) {
-      const values = tokens.map((_, i) => `($1, $2, $${3 + i * 3}, $${4 + i * 3}, $${5 + i * 3})`).join(', ');
-      await this.q.query(
-        `insert into fhir_search_token (resource_type, id, param, system, value) values ${values}`,
-        [type, id, ...tokens.flatMap((t) => [t.param, t.system, t.value])],
-      );
+      await this.q.query(q.insertTokens, [
+        type,
+        id,
+        tokens.map((t) => t.param),
+        tokens.map((t) => t.system),
+        tokens.map((t) => t.value),
+      ]);
     }
     const created = row.version_id === 1;
     return { resource: fromRow(row), outcome: created ? 'created' : 'updated', status: created ? 201 : 200 };

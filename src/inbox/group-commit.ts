@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.js';
+import { sql } from '../db/sql.js';
 import { chain, GENESIS_HASH, type LineageEntryInput } from '../lineage/chain.js';
 
 /** One message of a group commit, as the inbox stores it. */
@@ -19,6 +20,8 @@ export interface FastRow {
 
 /** The commit could not be done in one round trip: use the statement-by-statement path. */
 export type FastOutcome = 'stored' | 'fallback';
+
+const q = sql(import.meta.url, 'group-commit', ['acceptRows'] as const);
 
 const UNIQUE_VIOLATION = '23505';
 const ATTEMPTS = 4;
@@ -95,10 +98,14 @@ export function createFastCommit(db: Database, shards = 16) {
             tail_shard: number;
             tail_seq: string | number;
             tail_hash: string;
-          }>(
-            'select outcome, tail_shard, tail_seq, tail_hash from inbox_accept_rows($1, $2, $3, $4, $5, $6)',
-            [shard, shards, from.seq, from.hash, rowsJson, Buffer.concat(rows.map((r) => r.raw))],
-          )
+          }>(q.acceptRows, [
+            shard,
+            shards,
+            from.seq,
+            from.hash,
+            rowsJson,
+            Buffer.concat(rows.map((r) => r.raw)),
+          ])
         ).rows[0];
       } catch (err) {
         tails.delete(shard);

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
 import type { Database } from '../db/database.js';
+import { sql, withRows } from '../db/sql.js';
 import { GatewayError } from '../errors/codes.js';
 import type { LineageStore } from '../lineage/store.js';
 import { inSpan, linkTo, traceparentOf } from '../observability/tracing.js';
@@ -56,6 +57,8 @@ export interface InboxOptions {
   /** Encrypts a raw body for storage (AES-256-GCM, src/security/raw-cipher.ts); unset: stored as received. */
   seal?(raw: Buffer): Buffer;
 }
+
+const q = sql(import.meta.url, 'inbox', ['insert', 'existing'] as const);
 
 /** Duplicate-detection key: one sender's control id is accepted once. */
 const keyOf = (sender: string, controlId: string) => `${sender}\u0000${controlId}`;
@@ -198,7 +201,7 @@ export class Inbox {
     return this.db.transaction(async (tx) => {
       const ids = unique.map(() => randomUUID());
       const params: unknown[] = [];
-      const values = unique.map((p, i) => {
+      unique.forEach((p, i) => {
         params.push(
           ids[i],
           p.item.channel,
@@ -210,26 +213,19 @@ export class Inbox {
           p.receivedAt,
           p.item.traceparent ?? null,
         );
-        const b = i * 9;
-        return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9})`;
       });
       const ins = await tx.query<{ message_id: string; sender: string; control_id: string }>(
-        `insert into inbox (message_id, channel, sender, control_id, message_type, sha256, raw, received_at,
-                            traceparent)
-       values ${values.join(', ')}
-       on conflict (sender, control_id) do nothing
-       returning message_id, sender, control_id`,
+        withRows(q.insert, unique.length, 9),
         params,
       );
       const storedIds = new Map(ins.rows.map((r) => [keyOf(r.sender, r.control_id), r.message_id]));
       const dupes = unique.filter((p) => !storedIds.has(keyOf(p.item.sender, p.item.controlId)));
       const existingIds = new Map<string, string>();
       if (dupes.length > 0) {
-        const found = await tx.query<{ message_id: string; sender: string; control_id: string }>(
-          `select message_id, sender, control_id from inbox
-          where (sender, control_id) in (select * from unnest($1::text[], $2::text[]))`,
-          [dupes.map((p) => p.item.sender), dupes.map((p) => p.item.controlId)],
-        );
+        const found = await tx.query<{ message_id: string; sender: string; control_id: string }>(q.existing, [
+          dupes.map((p) => p.item.sender),
+          dupes.map((p) => p.item.controlId),
+        ]);
         for (const r of found.rows) existingIds.set(keyOf(r.sender, r.control_id), r.message_id);
       }
       await this.lineage.append(

@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.js';
+import { finishedStatuses } from '../inbox/store.js';
 
 export type Outcome = 'processed' | 'ignored' | 'failed' | 'timeout';
 
@@ -16,11 +17,8 @@ export function createOutcomeWaiter(db: Database, pollMs = 50) {
     if (checking || waiters.size === 0) return;
     checking = true;
     try {
-      const r = await db.query<{ message_id: string; status: string }>(
-        `select message_id, status from inbox where message_id = any($1::text[]) and status <> 'received'`,
-        [[...waiters.keys()]],
-      );
-      for (const row of r.rows) settle(row.message_id, toOutcome(row.status));
+      const rows = await finishedStatuses(db, [...waiters.keys()]);
+      for (const row of rows) settle(row.message_id, toOutcome(row.status));
     } catch {
       // The database is away: the next poll tries again; waiters time out on their own.
     } finally {

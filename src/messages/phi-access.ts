@@ -1,5 +1,6 @@
 import type { Database } from '../db/database.js';
 import { decodeHl7Bytes } from '../hl7/charset.js';
+import { rawBodies } from '../inbox/store.js';
 import type { LineageStore } from '../lineage/store.js';
 import type { RawCipher } from '../security/raw-cipher.js';
 
@@ -36,12 +37,9 @@ export function createPhiAccess(d: PhiAccessDeps) {
   ): Promise<Map<string, string | null>> {
     const out = new Map<string, string | null>();
     if (messageIds.length === 0) return out;
-    const rows = await d.db.query<{ message_id: string; channel: string; raw: Uint8Array | null }>(
-      'select message_id, channel, raw from inbox where message_id = any($1::text[])',
-      [messageIds],
-    );
+    const rows = await rawBodies(d.db, messageIds);
     const shown: string[] = [];
-    for (const r of rows.rows) {
+    for (const r of rows) {
       if (!r.raw) {
         out.set(r.message_id, null);
         continue;

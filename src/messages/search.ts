@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/database.js';
 import { GatewayError } from '../errors/codes.js';
+import { type InboxSearchRow, inboxRow, searchInbox } from '../inbox/search.js';
 
 export const MESSAGE_STATUSES = ['received', 'processed', 'ignored', 'failed'] as const;
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
@@ -61,24 +62,7 @@ export interface MessagePage {
 
 export const MAX_LIMIT = 500;
 
-interface Row {
-  message_id: string;
-  control_id: string;
-  sender: string;
-  channel: string;
-  message_type: string | null;
-  status: string;
-  status_reason: string | null;
-  received_at: Date | string;
-  received_us: string;
-  updated_at: Date | string | null;
-  replays: number;
-  models: string[] | null;
-  raw_available: boolean;
-  dl_stage: string | null;
-  dl_failed_at: Date | string | null;
-  dl_resolved_at: Date | string | null;
-}
+type Row = InboxSearchRow;
 
 const iso = (v: Date | string) => (v instanceof Date ? v : new Date(v)).toISOString();
 
@@ -98,59 +82,28 @@ export function decodeCursor(cursor: string): { us: string; id: string } {
   throw new GatewayError('GW_BAD_REQUEST', 'cursor: not a cursor this gateway gave (pass nextCursor as is)');
 }
 
-/** The WHERE clause of a filter, with its parameters. */
-function whereOf(f: MessageFilter): { where: string[]; params: unknown[] } {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const p = (v: unknown) => {
-    params.push(v);
-    return `$${params.length}`;
-  };
-  if (f.controlId) where.push(`i.control_id = ${p(f.controlId)}`);
-  if (f.sender)
-    where.push(
-      f.sender.includes('|') ? `i.sender = ${p(f.sender)}` : `starts_with(i.sender, ${p(`${f.sender}|`)})`,
-    );
-  if (f.type)
-    where.push(
-      f.type.includes('^')
-        ? `i.message_type = ${p(f.type)}`
-        : `starts_with(i.message_type, ${p(`${f.type}^`)})`,
-    );
-  if (f.status?.length) where.push(`i.status = any(${p(f.status)}::text[])`);
-  if (f.patientDigests) where.push(`i.patient_digests && ${p(f.patientDigests)}::text[]`);
-  if (f.model) where.push(`i.models @> array[${p(f.model)}::text]`);
-  if (f.from) where.push(`i.received_at >= ${p(f.from)}::timestamptz`);
-  if (f.to) where.push(`i.received_at < ${p(f.to)}::timestamptz`);
-  if (f.cursor) {
-    const c = decodeCursor(f.cursor);
-    where.push(
-      `(i.received_at, i.message_id) < (timestamptz 'epoch' + ${p(c.us)}::bigint * interval '1 microsecond', ${p(c.id)})`,
-    );
-  }
-  return { where, params };
-}
-
 /**
  * Messages matching a filter, newest first (received_at, then message id), one page at a time,
  * each with its lineage summary. Two queries a page: the inbox rows, then their lineage entries.
  */
 export async function searchMessages(db: Queryable, f: MessageFilter): Promise<MessagePage> {
   const limit = Math.min(Math.max(f.limit ?? 50, 1), MAX_LIMIT);
-  const { where, params } = whereOf(f);
-  params.push(limit + 1);
-  const r = await db.query<Row>(
-    `select i.message_id, i.control_id, i.sender, i.channel, i.message_type, i.status, i.status_reason,
-            i.received_at, (extract(epoch from i.received_at) * 1000000)::bigint::text as received_us,
-            i.updated_at, i.replays, i.models, (i.raw is not null) as raw_available,
-            d.stage as dl_stage, d.failed_at as dl_failed_at, d.resolved_at as dl_resolved_at
-       from inbox i left join dead_letter d on d.message_id = i.message_id
-      ${where.length ? `where ${where.join(' and ')}` : ''}
-      order by i.received_at desc, i.message_id desc
-      limit $${params.length}`,
-    params,
+  const found = await searchInbox(
+    db,
+    {
+      ...(f.controlId ? { controlId: f.controlId } : {}),
+      ...(f.sender ? { sender: f.sender } : {}),
+      ...(f.type ? { type: f.type } : {}),
+      ...(f.status?.length ? { status: f.status } : {}),
+      ...(f.patientDigests ? { patientDigests: f.patientDigests } : {}),
+      ...(f.model ? { model: f.model } : {}),
+      ...(f.from ? { from: f.from } : {}),
+      ...(f.to ? { to: f.to } : {}),
+      ...(f.cursor ? { before: decodeCursor(f.cursor) } : {}),
+    },
+    limit + 1,
   );
-  const rows = r.rows.slice(0, limit);
+  const rows = found.slice(0, limit);
   const summaries = await lineageSummaries(
     db,
     rows.map((x) => x.message_id),
@@ -158,22 +111,13 @@ export async function searchMessages(db: Queryable, f: MessageFilter): Promise<M
   const last = rows.at(-1);
   return {
     items: rows.map((x) => toMessageRow(x, summaries.get(x.message_id))),
-    nextCursor: r.rows.length > limit && last ? encodeCursor(last.received_us, last.message_id) : null,
+    nextCursor: found.length > limit && last ? encodeCursor(last.received_us, last.message_id) : null,
   };
 }
 
 /** One message as a search row; undefined when it is not stored. */
 export async function getMessage(db: Queryable, messageId: string): Promise<MessageRow | undefined> {
-  const r = await db.query<Row>(
-    `select i.message_id, i.control_id, i.sender, i.channel, i.message_type, i.status, i.status_reason,
-            i.received_at, '0' as received_us, i.updated_at, i.replays, i.models,
-            (i.raw is not null) as raw_available,
-            d.stage as dl_stage, d.failed_at as dl_failed_at, d.resolved_at as dl_resolved_at
-       from inbox i left join dead_letter d on d.message_id = i.message_id
-      where i.message_id = $1`,
-    [messageId],
-  );
-  const row = r.rows[0];
+  const row = await inboxRow(db, messageId);
   if (!row) return undefined;
   return toMessageRow(row, (await lineageSummaries(db, [messageId])).get(messageId));
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../db/database.js';
 import { GatewayError } from '../errors/codes.js';
+import { type ReplayCriteria, replayCandidates, resetForReplay, statusCounts } from '../inbox/store.js';
 import type { LineageStore } from '../lineage/store.js';
 import type { WorkQueue } from '../queue/work-queue.js';
 
@@ -60,16 +61,10 @@ export function createReplayer(d: ReplayDeps) {
   const now = d.now ?? (() => new Date());
 
   async function start(filter: ReplayFilter, requestedBy: string): Promise<ReplayStarted> {
-    const { where, params } = filterSql(filter);
     const limit = Math.min(Math.max(filter.limit ?? MAX, 1), MAX);
-    params.push(limit + 1);
-    const found = await d.db.query<{ message_id: string; status: string; pruned: boolean }>(
-      `select i.message_id, i.status, (i.raw is null) as pruned from inbox i
-        where ${where.join(' and ')} order by i.received_at, i.message_id limit $${params.length}`,
-      params,
-    );
-    const truncated = found.rows.length > limit;
-    const rows = found.rows.slice(0, limit);
+    const found = await replayCandidates(d.db, { ...criteriaOf(filter), limit: limit + 1 });
+    const truncated = found.length > limit;
+    const rows = found.slice(0, limit);
     const skipped: ReplayStarted['skipped'] = [];
     const eligible: string[] = [];
     for (const r of rows) {
@@ -99,17 +94,8 @@ export function createReplayer(d: ReplayDeps) {
     const replayId = randomUUID();
     const at = now().toISOString();
     const queued = await d.db.transaction(async (tx) => {
-      const reset = await tx.query<{ message_id: string; previous: string }>(
-        `with old as (
-           select message_id, status from inbox
-            where message_id = any($1::text[]) and status <> 'received' and raw is not null
-            for update)
-         update inbox i set status = 'received', status_reason = null, replays = i.replays + 1, updated_at = $2
-           from old where i.message_id = old.message_id
-         returning i.message_id, old.status as previous`,
-        [eligible, at],
-      );
-      const ids = reset.rows.map((r) => r.message_id).sort();
+      const reset = await resetForReplay(tx, eligible, at);
+      const ids = reset.map((r) => r.message_id).sort();
       await tx.query(
         `insert into replay_request (replay_id, requested_by, requested_at, filter, message_ids)
          values ($1, $2, $3, $4::jsonb, $5::text[])`,
@@ -117,7 +103,7 @@ export function createReplayer(d: ReplayDeps) {
       );
       await d.lineage.append(
         tx,
-        reset.rows.map((r) => ({
+        reset.map((r) => ({
           messageId: r.message_id,
           stage: 'replayed',
           at,
@@ -139,12 +125,7 @@ export function createReplayer(d: ReplayDeps) {
       )
     ).rows[0];
     if (!req) return undefined;
-    const counts = await d.db.query<{ status: string; n: number }>(
-      'select status, count(*)::int as n from inbox where message_id = any($1::text[]) group by status',
-      [req.message_ids],
-    );
-    const byStatus: Record<string, number> = {};
-    for (const c of counts.rows) byStatus[c.status] = Number(c.n);
+    const byStatus = await statusCounts(d.db, req.message_ids);
     const pending = byStatus.received ?? 0;
     return {
       replayId,
@@ -162,30 +143,20 @@ export function createReplayer(d: ReplayDeps) {
 
 export type Replayer = ReturnType<typeof createReplayer>;
 
-function filterSql(f: ReplayFilter): { where: string[]; params: unknown[] } {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const p = (v: unknown) => {
-    params.push(v);
-    return `$${params.length}`;
-  };
-  if (f.messageIds?.length) {
-    const ids = p(f.messageIds);
-    where.push(`(i.message_id = any(${ids}::text[]) or i.control_id = any(${ids}::text[]))`);
-  }
-  if (f.from) where.push(`i.received_at >= ${p(f.from)}`);
-  if (f.to) where.push(`i.received_at < ${p(f.to)}`);
-  if (f.model)
-    where.push(
-      `exists (select 1 from lineage l where l.message_id = i.message_id and l.detail->>'model' = ${p(f.model)})`,
-    );
-  const criteria = where.length;
+/** The inbox criteria of a filter; throws GW_BAD_REQUEST for a filter that selects nothing in particular. */
+function criteriaOf(f: ReplayFilter): Omit<ReplayCriteria, 'limit'> {
+  const criteria = [f.messageIds?.length, f.from, f.to, f.model].filter(Boolean).length;
   const statuses = f.status?.length ? f.status : REPLAYABLE;
   for (const s of statuses)
     if (!REPLAYABLE.includes(s) && s !== 'received')
       throw new GatewayError('GW_BAD_REQUEST', `status '${s}' is not one of ${REPLAYABLE.join(', ')}`);
   if (criteria === 0 && !f.status?.length)
     throw new GatewayError('GW_BAD_REQUEST', 'a replay needs messageIds, from/to, model or status');
-  where.push(`i.status = any(${p(statuses)}::text[])`);
-  return { where, params };
+  return {
+    ...(f.messageIds?.length ? { ids: f.messageIds } : {}),
+    ...(f.from ? { from: f.from } : {}),
+    ...(f.to ? { to: f.to } : {}),
+    ...(f.model ? { model: f.model } : {}),
+    statuses,
+  };
 }

@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.js';
+import { stalledMessages } from '../inbox/store.js';
 import type { Logger } from '../observability/logger.js';
 import type { WorkQueue } from '../queue/work-queue.js';
 
@@ -13,19 +14,12 @@ export function startSweeper(o: { db: Database; queue: WorkQueue; logger: Logger
     if (running) return;
     running = true;
     try {
-      const r = await o.db.query<{ message_id: string; changed: Date | string }>(
-        `select message_id, coalesce(updated_at, received_at) as changed from inbox
-          where status = 'received' and coalesce(updated_at, received_at) < now() - make_interval(secs => $1)
-          order by received_at limit 5000`,
-        [o.intervalMs / 1000],
-      );
-      if (r.rows.length > 0) {
-        o.logger.info({ messages: r.rows.length }, 'queuing again messages left unprocessed');
+      const rows = await stalledMessages(o.db, o.intervalMs / 1000, 5000);
+      if (rows.length > 0) {
+        o.logger.info({ messages: rows.length }, 'queuing again messages left unprocessed');
         // One sweep job per message and state: a message still waiting behind a long backlog is
         // not queued a second time at every sweep.
-        const changed = new Map(
-          r.rows.map((x) => [x.message_id, new Date(x.changed).getTime().toString(36)]),
-        );
+        const changed = new Map(rows.map((x) => [x.message_id, new Date(x.changed).getTime().toString(36)]));
         await o.queue.enqueue([...changed.keys()], { again: (id) => `s${changed.get(id)}` });
       }
     } catch (err) {

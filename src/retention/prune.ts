@@ -1,4 +1,5 @@
 import type { Database, Queryable } from '../db/database.js';
+import { pruneRaw } from '../inbox/store.js';
 import type { LineageStore } from '../lineage/store.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -31,28 +32,17 @@ export async function pruneRawMessages(
   if (days <= 0) return 0;
   const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
   return inBatches(db, batch, async (tx) => {
-    const r = await tx.query<{ message_id: string }>(
-      `with p as (
-         select message_id from inbox
-          where raw is not null and status <> 'received' and received_at < $1
-          order by received_at limit $2 for update skip locked)
-       update inbox i set raw = null, raw_pruned_at = $3 from p
-        where i.message_id = p.message_id returning i.message_id`,
-      [cutoff, batch, now.toISOString()],
-    );
+    const ids = await pruneRaw(tx, cutoff, batch, now.toISOString());
     await lineage.append(
       tx,
-      r.rows
-        .map((x) => x.message_id)
-        .sort()
-        .map((messageId) => ({
-          messageId,
-          stage: 'pruned',
-          at: now.toISOString(),
-          detail: { retentionDays: days, reason: 'raw message pruned after the retention period' },
-        })),
+      [...ids].sort().map((messageId) => ({
+        messageId,
+        stage: 'pruned',
+        at: now.toISOString(),
+        detail: { retentionDays: days, reason: 'raw message pruned after the retention period' },
+      })),
     );
-    return r.rows.length;
+    return ids.length;
   });
 }
 
@@ -71,7 +61,10 @@ export async function pruneEgressBodies(
   if (days <= 0) return 0;
   const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
   return inBatches(db, batch, async (tx) => {
-    const r = await tx.query<{ message_id: string; kind: string; destination: string }>(
+    // egress_outbox is the outbox store's (writeback/hl7/outbox-store.ts, pruneBodies), a sibling
+    // of this layer that the import rules keep out of reach: same statement, until the pruner is
+    // handed the outbox's step by whoever starts it.
+    const { rows } = await tx.query<{ message_id: string; kind: string; destination: string }>(
       `with p as (
          select id from egress_outbox
           where body is not null and status in ('gave-up', 'refused') and updated_at < $1
@@ -82,7 +75,7 @@ export async function pruneEgressBodies(
     );
     await lineage.append(
       tx,
-      r.rows
+      [...rows]
         .sort((a, b) => a.message_id.localeCompare(b.message_id))
         .map((x) => ({
           messageId: x.message_id,
@@ -96,7 +89,7 @@ export async function pruneEgressBodies(
           },
         })),
     );
-    return r.rows.length;
+    return rows.length;
   });
 }
 

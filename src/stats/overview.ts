@@ -3,7 +3,9 @@ import type { Histogram } from 'prom-client';
 import { z } from 'zod';
 import type { Queryable } from '../db/database.js';
 import { GatewayError } from '../errors/codes.js';
+import { inboxNumbers } from '../inbox/store.js';
 import type { Metrics } from '../observability/metrics.js';
+import { outboxNumbers } from '../writeback/hl7/outbox-store.js';
 
 export interface Percentiles {
   count: number;
@@ -93,45 +95,10 @@ export async function overview(d: OverviewDeps, minutes: number) {
   const to = (d.now ?? (() => new Date()))();
   const from = new Date(Math.floor(to.getTime() / 60_000) * 60_000 - (minutes - 1) * 60_000);
   const since = from.toISOString();
-  const [received, finished, e2e, statuses, senders, backlog, dead, egress] = await Promise.all([
-    d.db.query<{ m: Date | string; n: number }>(
-      `select date_trunc('minute', received_at) as m, count(*)::int as n from inbox
-        where received_at >= $1 group by 1`,
-      [since],
-    ),
-    d.db.query<{ m: Date | string; status: string; n: number }>(
-      `select date_trunc('minute', updated_at) as m, status, count(*)::int as n from inbox
-        where updated_at >= $1 and status <> 'received' group by 1, 2`,
-      [since],
-    ),
-    d.db.query<{ n: number; q: number[] | null }>(
-      `select count(*)::int as n,
-              percentile_cont(array[0.5, 0.9, 0.99]::float8[]) within group (
-                order by extract(epoch from updated_at - received_at)) as q
-         from inbox where updated_at >= $1 and status = 'processed' and replays = 0`,
-      [since],
-    ),
-    d.db.query<{ status: string; n: number }>('select status, count(*)::int as n from inbox group by status'),
-    d.db.query<{ sender: string; status: string; n: number; last: Date | string }>(
-      `select sender, status, count(*)::int as n, max(received_at) as last from inbox
-        where received_at >= $1 group by sender, status`,
-      [since],
-    ),
-    d.db.query<{ n: number; oldest: Date | string | null }>(
-      `select count(*)::int as n, min(received_at) as oldest from inbox where status = 'received'`,
-    ),
+  const [{ received, finished, e2e, statuses, senders, backlog }, dead, egress] = await Promise.all([
+    inboxNumbers(d.db, since),
     d.db.query<{ n: number }>('select count(*)::int as n from dead_letter where resolved_at is null'),
-    d.db.query<{
-      kind: string;
-      destination: string;
-      status: string;
-      n: number;
-      oldest: Date | string | null;
-    }>(
-      `select kind, destination, status, count(*)::int as n,
-              min(created_at) filter (where status = 'pending') as oldest
-         from egress_outbox group by kind, destination, status`,
-    ),
+    outboxNumbers(d.db),
   ]);
 
   const perMinute = new Map<

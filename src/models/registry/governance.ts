@@ -4,6 +4,7 @@
  * running sessions live in governed.ts.
  */
 import type { Database, Queryable } from '../../db/database.js';
+import { sql } from '../../db/sql.js';
 import { GatewayError } from '../../errors/codes.js';
 import type { ModelCard } from './card.js';
 import type { OnnxSignature } from './signature.js';
@@ -68,9 +69,28 @@ export class GovernanceError extends GatewayError {
 const iso = (v: unknown) => (v == null ? null : (v instanceof Date ? v : new Date(String(v))).toISOString());
 const json = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
 
-const COLUMNS = `name, version, kind, sha256, remote_url, signature, mapping_version, card, source, status,
-  created_at, created_by, validated_at, validation, approved_at, approved_by, approval_reason, retired_at, retired_by,
-  retrained_from`;
+const q = sql(import.meta.url, 'governance', [
+  'insertVersion',
+  'version',
+  'versionBytes',
+  'versionsOf',
+  'allVersions',
+  'setValidated',
+  'recordFailedValidation',
+  'setApproved',
+  'aliasesOfVersion',
+  'setRetired',
+  'lockAliases',
+  'aliasVersion',
+  'deleteAlias',
+  'upsertAlias',
+  'insertAliasMove',
+  'aliases',
+  'aliasHistory',
+  'aliasAt',
+  'insertAudit',
+  'auditLog',
+] as const);
 
 function toVersion(r: Record<string, unknown>): ModelVersion {
   return {
@@ -126,30 +146,24 @@ export async function registerVersion(db: Database, v: NewVersion): Promise<Mode
     return existing;
   }
   const approved = v.approved;
-  await db.query(
-    `insert into model_version (name, version, kind, sha256, onnx, remote_url, signature, mapping_version, card,
-       source, status, created_by, validated_at, approved_at, approved_by, approval_reason, retrained_from)
-     values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9::jsonb, $10, $11, $12, $13, $13, $14, $15, $16)
-     on conflict (name, version) do nothing`,
-    [
-      v.name,
-      v.version,
-      v.kind,
-      v.sha256,
-      v.onnx ? Buffer.from(v.onnx) : null,
-      v.remoteUrl ?? null,
-      JSON.stringify(v.signature),
-      v.mappingVersion ?? null,
-      JSON.stringify(v.card),
-      v.source,
-      approved ? 'approved' : 'draft',
-      v.by,
-      approved ? new Date().toISOString() : null,
-      approved?.by ?? null,
-      approved?.reason ?? null,
-      v.retrainedFrom ?? null,
-    ],
-  );
+  await db.query(q.insertVersion, [
+    v.name,
+    v.version,
+    v.kind,
+    v.sha256,
+    v.onnx ? Buffer.from(v.onnx) : null,
+    v.remoteUrl ?? null,
+    JSON.stringify(v.signature),
+    v.mappingVersion ?? null,
+    JSON.stringify(v.card),
+    v.source,
+    approved ? 'approved' : 'draft',
+    v.by,
+    approved ? new Date().toISOString() : null,
+    approved?.by ?? null,
+    approved?.reason ?? null,
+    v.retrainedFrom ?? null,
+  ]);
   return (await getVersion(db, v.name, v.version))!;
 }
 
@@ -158,71 +172,43 @@ export async function getVersion(
   name: string,
   version: string,
 ): Promise<ModelVersion | undefined> {
-  const r = await db.query(`select ${COLUMNS} from model_version where name = $1 and version = $2`, [
-    name,
-    version,
-  ]);
+  const r = await db.query(q.version, [name, version]);
   return r.rows[0] ? toVersion(r.rows[0]) : undefined;
 }
 
 export async function versionBytes(db: Queryable, name: string, version: string): Promise<Uint8Array | null> {
-  const r = await db.query<{ onnx: Uint8Array | null }>(
-    'select onnx from model_version where name = $1 and version = $2',
-    [name, version],
-  );
+  const r = await db.query<{ onnx: Uint8Array | null }>(q.versionBytes, [name, version]);
   return r.rows[0]?.onnx ?? null;
 }
 
 export async function listVersions(db: Queryable, name?: string): Promise<ModelVersion[]> {
-  const r = name
-    ? await db.query(`select ${COLUMNS} from model_version where name = $1 order by created_at, version`, [
-        name,
-      ])
-    : await db.query(`select ${COLUMNS} from model_version order by name, created_at, version`);
+  const r = name ? await db.query(q.versionsOf, [name]) : await db.query(q.allVersions);
   return r.rows.map(toVersion);
 }
 
 export async function setValidated(db: Database, name: string, version: string, evidence: unknown) {
-  const r = await db.query(
-    `update model_version set status = 'validated', validated_at = now(), validation = $3::jsonb
-      where name = $1 and version = $2 and status in ('draft', 'validated')`,
-    [name, version, JSON.stringify(evidence)],
-  );
+  const r = await db.query(q.setValidated, [name, version, JSON.stringify(evidence)]);
   if (r.rowCount !== 1) await refuse(db, name, version, 'validated', ['draft', 'validated']);
 }
 
 export async function recordFailedValidation(db: Database, name: string, version: string, evidence: unknown) {
-  await db.query(
-    `update model_version set validation = $3::jsonb where name = $1 and version = $2 and status = 'draft'`,
-    [name, version, JSON.stringify(evidence)],
-  );
+  await db.query(q.recordFailedValidation, [name, version, JSON.stringify(evidence)]);
 }
 
 export async function setApproved(db: Database, name: string, version: string, by: string, reason: string) {
   if (!reason.trim()) throw new GovernanceError('an approval needs a reason');
-  const r = await db.query(
-    `update model_version set status = 'approved', approved_at = now(), approved_by = $3, approval_reason = $4
-      where name = $1 and version = $2 and status = 'validated'`,
-    [name, version, by, reason],
-  );
+  const r = await db.query(q.setApproved, [name, version, by, reason]);
   if (r.rowCount !== 1) await refuse(db, name, version, 'approved', ['validated']);
 }
 
 export async function setRetired(db: Database, name: string, version: string, by: string) {
   await db.transaction(async (tx) => {
-    const live = await tx.query<{ alias: string }>(
-      'select alias from model_alias where name = $1 and version = $2',
-      [name, version],
-    );
+    const live = await tx.query<{ alias: string }>(q.aliasesOfVersion, [name, version]);
     if (live.rows.length > 0)
       throw new GovernanceError(
         `${name}@${version} is behind ${live.rows.map((r) => r.alias).join(', ')}: move the alias first`,
       );
-    const r = await tx.query(
-      `update model_version set status = 'retired', retired_at = now(), retired_by = $3
-        where name = $1 and version = $2 and status <> 'retired'`,
-      [name, version, by],
-    );
+    const r = await tx.query(q.setRetired, [name, version, by]);
     if (r.rowCount !== 1) await refuse(tx, name, version, 'retired', ['draft', 'validated', 'approved']);
   });
 }
@@ -261,7 +247,7 @@ export async function moveAlias(
   },
 ): Promise<AliasMove | undefined> {
   return db.transaction(async (tx) => {
-    await tx.query('select pg_advisory_xact_lock(hashtext($1))', [`model-alias:${m.name}`]);
+    await tx.query(q.lockAliases, [`model-alias:${m.name}`]);
     if (m.version !== null) {
       const v = await getVersion(tx, m.name, m.version);
       if (!v) throw new GovernanceError(`no version ${m.name}@${m.version}`);
@@ -272,28 +258,23 @@ export async function moveAlias(
     }
     if (m.share !== undefined && !(m.share >= 0 && m.share <= 1))
       throw new GovernanceError('share must be between 0 and 1');
-    const cur = await tx.query<{ version: string }>(
-      'select version from model_alias where name = $1 and alias = $2',
-      [m.name, m.alias],
-    );
+    const cur = await tx.query<{ version: string }>(q.aliasVersion, [m.name, m.alias]);
     const from = cur.rows[0]?.version ?? null;
     if (m.onlyIfUnset && from !== null) return undefined;
     const at = new Date().toISOString();
     const share = m.share ?? (m.alias === 'canary' ? 0.1 : 1);
-    if (m.version === null)
-      await tx.query('delete from model_alias where name = $1 and alias = $2', [m.name, m.alias]);
-    else
-      await tx.query(
-        `insert into model_alias (name, alias, version, share, moved_at, moved_by) values ($1, $2, $3, $4, $5, $6)
-         on conflict (name, alias) do update set version = excluded.version, share = excluded.share,
-           moved_at = excluded.moved_at, moved_by = excluded.moved_by`,
-        [m.name, m.alias, m.version, share, at, m.by],
-      );
-    const r = await tx.query<{ seq: string }>(
-      `insert into model_alias_history (name, alias, version, from_version, share, at, by_principal, reason)
-       values ($1, $2, $3, $4, $5, $6, $7, $8) returning seq`,
-      [m.name, m.alias, m.version, from, m.version === null ? null : share, at, m.by, m.reason ?? null],
-    );
+    if (m.version === null) await tx.query(q.deleteAlias, [m.name, m.alias]);
+    else await tx.query(q.upsertAlias, [m.name, m.alias, m.version, share, at, m.by]);
+    const r = await tx.query<{ seq: string }>(q.insertAliasMove, [
+      m.name,
+      m.alias,
+      m.version,
+      from,
+      m.version === null ? null : share,
+      at,
+      m.by,
+      m.reason ?? null,
+    ]);
     return {
       seq: Number(r.rows[0]!.seq),
       name: m.name,
@@ -309,11 +290,7 @@ export async function moveAlias(
 }
 
 export async function aliases(db: Queryable, name?: string): Promise<AliasState[]> {
-  const r = await db.query<Record<string, unknown>>(
-    `select name, alias, version, share, moved_at, moved_by from model_alias
-      ${name ? 'where name = $1' : ''} order by name, alias`,
-    name ? [name] : [],
-  );
+  const r = await db.query<Record<string, unknown>>(q.aliases, [name || null]);
   return r.rows.map((x) => ({
     name: String(x.name),
     alias: x.alias as Alias,
@@ -339,19 +316,13 @@ function toMove(x: Record<string, unknown>): AliasMove {
 }
 
 export async function aliasHistory(db: Queryable, name: string): Promise<AliasMove[]> {
-  const r = await db.query<Record<string, unknown>>(
-    'select * from model_alias_history where name = $1 order by seq',
-    [name],
-  );
+  const r = await db.query<Record<string, unknown>>(q.aliasHistory, [name]);
   return r.rows.map(toMove);
 }
 
 /** The version an alias pointed at at time `at` (null: none). */
 export async function aliasAt(db: Queryable, name: string, alias: Alias, at: Date): Promise<string | null> {
-  const r = await db.query<Record<string, unknown>>(
-    `select * from model_alias_history where name = $1 and alias = $2 and at <= $3 order by at desc, seq desc limit 1`,
-    [name, alias, at.toISOString()],
-  );
+  const r = await db.query<Record<string, unknown>>(q.aliasAt, [name, alias, at.toISOString()]);
   return r.rows[0] ? toMove(r.rows[0]).version : null;
 }
 
@@ -365,17 +336,18 @@ export interface AuditEntry {
 }
 
 export async function audit(db: Queryable, e: AuditEntry): Promise<void> {
-  await db.query(
-    'insert into model_audit (principal, model, version, action, allowed, reason) values ($1, $2, $3, $4, $5, $6)',
-    [e.principal, e.model ?? null, e.version ?? null, e.action, e.allowed, e.reason ?? null],
-  );
+  await db.query(q.insertAudit, [
+    e.principal,
+    e.model ?? null,
+    e.version ?? null,
+    e.action,
+    e.allowed,
+    e.reason ?? null,
+  ]);
 }
 
 export async function auditLog(db: Queryable, model?: string, limit = 200) {
-  const r = await db.query<Record<string, unknown>>(
-    `select * from model_audit ${model ? 'where model = $1' : ''} order by seq desc limit ${Math.floor(limit)}`,
-    model ? [model] : [],
-  );
+  const r = await db.query<Record<string, unknown>>(q.auditLog, [model || null, Math.floor(limit)]);
   return r.rows.map((x) => ({
     seq: Number(x.seq),
     at: iso(x.at),

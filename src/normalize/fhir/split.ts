@@ -1,6 +1,7 @@
 import type { Database } from '../../db/database.js';
 import type { Resource } from '../../fhir/types.js';
 import type { Inbox } from '../../inbox/inbox.js';
+import { messageIdOf } from '../../inbox/store.js';
 import type { LineageStore } from '../../lineage/store.js';
 import {
   byGroup,
@@ -88,11 +89,7 @@ export function createNotificationSplitter(d: SplitDeps) {
     async linkPart(row: SplitRow): Promise<void> {
       const m = row.channel === 'subscription' ? PART.exec(row.control_id) : null;
       if (!m) return;
-      const r = await d.db.query<{ message_id: string }>(
-        'select message_id from inbox where sender = $1 and control_id = $2',
-        [row.sender, m[1]!],
-      );
-      const parent = r.rows[0]?.message_id;
+      const parent = await messageIdOf(d.db, row.sender, m[1]!);
       if (parent) await once(row.message_id, 'split-from', { notification: parent, controlId: m[1]! });
     },
   };

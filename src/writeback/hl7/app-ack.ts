@@ -6,6 +6,7 @@ import type { Database, Queryable } from '../../db/database.js';
 import { type AckCode, buildAck } from '../../hl7/ack.js';
 import { decodeHl7Bytes } from '../../hl7/charset.js';
 import { type MshHeader, senderKey, tryReadHeader } from '../../hl7/header.js';
+import { rawBodies } from '../../inbox/store.js';
 import type { LineageStore } from '../../lineage/store.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
@@ -93,10 +94,7 @@ export function createAppAcks(o: AppAckOptions) {
   async function headerOf(tx: Queryable, f: FinishedMessage) {
     let bytes = f.bytes;
     if (!bytes) {
-      const r = await tx.query<{ raw: Uint8Array | null }>('select raw from inbox where message_id = $1', [
-        f.messageId,
-      ]);
-      const raw = r.rows[0]?.raw;
+      const raw = (await rawBodies(tx, [f.messageId]))[0]?.raw;
       if (!raw) return undefined;
       try {
         bytes = o.cipher.open(raw);

@@ -1,15 +1,25 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { trace } from '@opentelemetry/api';
-import { receivedAck } from '../../acks/received.js';
 import type { Database, Queryable } from '../../db/database.js';
 import type { LineageEntryInput } from '../../lineage/chain.js';
 import type { LineageStore } from '../../lineage/store.js';
-import { MllpClient, type MllpClientTls } from '../../mllp/client.js';
+import type { MllpClientTls } from '../../mllp/client.js';
 import type { Logger } from '../../observability/logger.js';
 import { errorInfo } from '../../observability/logger.js';
 import { contextFrom, inSpan, SpanKind } from '../../observability/tracing.js';
 import type { RawCipher } from '../../security/raw-cipher.js';
-import { ackCode } from './oru/message.js';
+import { classifyAck, transportFailure } from './ack-outcome.js';
+import { type Attempt, backoffDelayMs, statusAfter } from './backoff.js';
+import { createMllpPool } from './mllp-pool.js';
+import {
+  type ClaimedRow,
+  claimRows,
+  insertRows,
+  nextDue,
+  releaseLeases,
+  settleRow,
+  unknownDestinations,
+} from './outbox-store.js';
 
 /** What a row carries: model results (ORU^R01) or an application ACK of a received message. */
 export type OutboxKind = 'oru' | 'app-ack';
@@ -61,55 +71,6 @@ export interface OutboxOptions {
   now?: () => Date;
 }
 
-type Attempt = { ok: true; code: string } | { ok: false; retry: boolean; reason: string; code?: string };
-
-interface ClaimedRow {
-  id: string;
-  message_id: string;
-  destination: string;
-  control_id: string;
-  body: Uint8Array | null;
-  detail: Record<string, unknown> | string;
-  attempts: number;
-  /** Trace context of the triggering message: each attempt is a span of its trace. */
-  traceparent: string | null;
-}
-
-const CLAIM_SQL = `
-update egress_outbox o
-   set lease_owner = $4, lease_until = now() + make_interval(secs => $5::float8 / 1000)
- where o.id in (
-   select c.id from egress_outbox c
-    where c.kind = $1 and c.status = 'pending' and c.destination = any($2::text[])
-      and c.next_attempt_at <= now()
-      and (c.lease_until is null or c.lease_until < now())
-      and not exists (
-        select 1 from egress_outbox p
-         where p.kind = c.kind and p.destination = c.destination and p.order_key = c.order_key
-           and p.status = 'pending' and (p.source_received_at, p.id) < (c.source_received_at, c.id))
-    order by c.source_received_at, c.id
-    limit $3
-    for update skip locked)
-returning o.id, o.message_id, o.destination, o.control_id, o.body, o.detail, o.attempts,
-          (select i.traceparent from inbox i where i.message_id = o.message_id) as traceparent`;
-
-/**
- * Pending rows, and how long until the next row that could be claimed is due (ms): not held by a
- * process, and first of its order key (rows behind a head in flight or in back-off wait for it).
- */
-const NEXT_SQL = `
-select (select count(*)::int from egress_outbox
-         where kind = $1 and status = 'pending' and destination = any($2::text[])) as pending,
-       (select greatest(0, extract(epoch from (min(c.next_attempt_at) - now())) * 1000)::float8
-          from egress_outbox c
-         where c.kind = $1 and c.status = 'pending' and c.destination = any($2::text[])
-           and (c.lease_until is null or c.lease_until < now())
-           and not exists (
-             select 1 from egress_outbox p
-              where p.kind = c.kind and p.destination = c.destination and p.order_key = c.order_key
-                and p.status = 'pending'
-                and (p.source_received_at, p.id) < (c.source_received_at, c.id))) as due_ms`;
-
 const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
 
 /**
@@ -134,7 +95,7 @@ export function createOutbox(o: OutboxOptions) {
   const names = [...byName.keys()];
   // How long a claim holds: a connect and a send at the slowest destination's time-out, and margin.
   const leaseMs = Math.max(0, ...o.destinations.map((d) => d.timeoutMs)) * 2 + 30_000;
-  const clients = new Map<string, Promise<MllpClient>>();
+  const pool = createMllpPool();
   const running = new Set<Promise<void>>();
   const inserting = new Set<Promise<unknown>>();
   let timer: NodeJS.Timeout | undefined;
@@ -144,74 +105,20 @@ export function createOutbox(o: OutboxOptions) {
   let claimFailing = false;
   let insertTail: Promise<unknown> = Promise.resolve();
 
-  async function client(dest: MllpDestination): Promise<MllpClient> {
-    let c = clients.get(dest.name);
-    if (!c) {
-      c = connectWithin(dest);
-      clients.set(dest.name, c);
-      c.catch(() => clients.delete(dest.name));
-    }
-    return c;
-  }
-
-  /** Connects, or fails after the destination's timeoutMs (an address that never answers). */
-  function connectWithin(dest: MllpDestination): Promise<MllpClient> {
-    const p = MllpClient.connect({
-      host: dest.host,
-      port: dest.port,
-      timeoutMs: dest.timeoutMs,
-      ...(dest.tls ? { tls: dest.tls } : {}),
-    });
-    return new Promise((resolve, reject) => {
-      let late = false;
-      const t = setTimeout(() => {
-        late = true;
-        reject(new Error(`no connection within ${dest.timeoutMs} ms`));
-      }, dest.timeoutMs);
-      p.then(
-        (c) => {
-          clearTimeout(t);
-          if (late) void c.close();
-          else resolve(c);
-        },
-        (err) => {
-          clearTimeout(t);
-          reject(err);
-        },
-      );
-    });
-  }
-
   async function attempt(dest: MllpDestination, message: string): Promise<Attempt> {
     try {
-      const c = await client(dest);
-      const ack = await c.send(message);
-      const code = ackCode(ack);
-      const meaning = receivedAck(code);
-      if (meaning === 'accepted') return { ok: true, code: code! };
-      if (meaning === 'never') return { ok: false, retry: false, code: code!, reason: `refused (${code})` };
-      return {
-        ok: false,
-        retry: true,
-        reason: code ? `error (${code})` : 'no MSA in the answer',
-        ...(code ? { code } : {}),
-      };
+      return classifyAck(await pool.send(dest, message));
     } catch (err) {
       // The connection is suspect after any transport failure: open a new one next time.
-      const c = clients.get(dest.name);
-      clients.delete(dest.name);
-      void c?.then((x) => x.close()).catch(() => {});
-      return { ok: false, retry: true, reason: (err as Error).message };
+      pool.drop(dest.name);
+      return transportFailure(err);
     }
   }
 
   /** Records the attempt and the row's new state in one transaction (only while we hold the lease). */
   async function settle(row: ClaimedRow, dest: MllpDestination, n: number, r: Attempt): Promise<void> {
-    const status = r.ok ? 'sent' : !r.retry ? 'refused' : n >= dest.maxAttempts ? 'gave-up' : 'pending';
-    const delayMs =
-      status === 'pending'
-        ? Math.min(dest.maxBackoffMs, dest.backoffMs * 2 ** (n - 1)) * (0.5 + Math.random() / 2)
-        : null;
+    const status = statusAfter(r, n, dest);
+    const delayMs = status === 'pending' ? backoffDelayMs(n, dest) : null;
     const extra = typeof row.detail === 'string' ? JSON.parse(row.detail) : row.detail;
     const base = { destination: dest.name, controlId: row.control_id, attempt: n, ...extra };
     const at = now().toISOString();
@@ -223,18 +130,17 @@ export function createOutbox(o: OutboxOptions) {
     if (status === 'refused' || status === 'gave-up')
       entry('gave-up', { destination: dest.name, controlId: row.control_id, ...extra });
     await o.db.transaction(async (tx) => {
-      const u = await tx.query(
-        `update egress_outbox
-            set status = $3, attempts = $4, last_reason = $5, last_ack = $6,
-                next_attempt_at = case when $7::float8 is null then next_attempt_at
-                                       else now() + make_interval(secs => $7::float8 / 1000) end,
-                body = case when $3 = 'sent' then null else body end,
-                lease_owner = null, lease_until = null, updated_at = now()
-          where id = $1 and lease_owner = $2`,
-        [row.id, owner, status, n, r.ok ? null : r.reason, r.code ?? null, delayMs],
-      );
+      const held = await settleRow(tx, {
+        id: row.id,
+        owner,
+        status,
+        attempts: n,
+        reason: r.ok ? null : r.reason,
+        ack: r.code ?? null,
+        delayMs,
+      });
       // The lease ran out and another process took the row over: its record counts, not ours.
-      if (u.rowCount !== 1) return;
+      if (!held) return;
       await o.lineage.append(tx, entries);
     });
     o.onAttempt?.(dest.name, r.ok ? 'sent' : r.retry ? 'retry' : 'refused');
@@ -266,13 +172,7 @@ export function createOutbox(o: OutboxOptions) {
   }
 
   async function release(id?: string): Promise<void> {
-    await o.db
-      .query(
-        `update egress_outbox set lease_owner = null, lease_until = null
-          where lease_owner = $1 and ($2::bigint is null or id = $2::bigint)`,
-        [owner, id ?? null],
-      )
-      .catch(() => {});
+    await releaseLeases(o.db, owner, id).catch(() => {});
   }
 
   function start(row: ClaimedRow): void {
@@ -308,17 +208,16 @@ export function createOutbox(o: OutboxOptions) {
         again = false;
         const free = concurrency - running.size;
         if (free > 0 && !closed) {
-          const rows = await o.db.query<ClaimedRow>(CLAIM_SQL, [o.kind, names, free, owner, leaseMs]);
-          for (const row of rows.rows) start(row);
-          if (rows.rows.length === free) continue;
+          const rows = await claimRows(o.db, o.kind, names, free, owner, leaseMs);
+          for (const row of rows) start(row);
+          if (rows.length === free) continue;
         }
         if (!again || closed) break;
       }
       if (closed) return;
-      const next = await o.db.query<{ pending: number; due_ms: number | null }>(NEXT_SQL, [o.kind, names]);
-      o.onPending?.(Number(next.rows[0]?.pending ?? 0));
-      const due = next.rows[0]?.due_ms;
-      setTimer(due === null || due === undefined ? pollMs : Number(due));
+      const next = await nextDue(o.db, o.kind, names);
+      o.onPending?.(next.pending);
+      setTimer(next.dueMs ?? pollMs);
       claimFailing = false;
     } catch (err) {
       if (!claimFailing) o.logger.warn({ err: errorInfo(err), kind: o.kind }, 'egress outbox unreachable');
@@ -341,53 +240,37 @@ export function createOutbox(o: OutboxOptions) {
   }
 
   async function add(q: Queryable, rows: readonly OutboxRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    const params: unknown[] = [];
-    const values = rows.map((r) => {
-      const body = Buffer.from(r.text, 'utf8');
-      params.push(
-        o.kind,
-        r.messageId,
-        r.destination,
-        hashKey(r.orderKey),
-        r.controlId,
-        o.cipher ? o.cipher.seal(body) : body,
-        JSON.stringify(r.detail ?? {}),
-      );
-      const b = params.length - 7;
-      // Ordered by when the triggering message was received (processing may finish out of order).
-      const received = `coalesce((select received_at from inbox where message_id = $${b + 2}), now())`;
-      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}::jsonb, ${received})`;
-    });
-    await q.query(
-      `insert into egress_outbox (kind, message_id, destination, order_key, control_id, body, detail,
-                                  source_received_at)
-       values ${values.join(', ')}
-       on conflict (kind, destination, control_id) do nothing`,
-      params,
+    await insertRows(
+      q,
+      rows.map((r) => {
+        const body = Buffer.from(r.text, 'utf8');
+        return {
+          kind: o.kind,
+          messageId: r.messageId,
+          destination: r.destination,
+          orderKeyHash: hashKey(r.orderKey),
+          controlId: r.controlId,
+          body: o.cipher ? o.cipher.seal(body) : body,
+          detail: r.detail ?? {},
+        };
+      }),
     );
   }
 
   /** Pending rows of this kind for the destinations configured here (every process). */
   async function pending(): Promise<number> {
     if (names.length === 0) return 0;
-    const r = await o.db.query<{ pending: number }>(NEXT_SQL, [o.kind, names]);
-    return Number(r.rows[0]?.pending ?? 0);
+    return (await nextDue(o.db, o.kind, names)).pending;
   }
 
   // Rows a previous run (or another process with other destinations) left for destinations this
   // process does not know: say so once, and leave them for whoever has the destination.
   if (names.length > 0) {
-    void o.db
-      .query<{ destination: string }>(
-        `select distinct destination from egress_outbox
-          where kind = $1 and status = 'pending' and not (destination = any($2::text[]))`,
-        [o.kind, names],
-      )
-      .then((r) => {
-        if (r.rows.length > 0)
+    void unknownDestinations(o.db, o.kind, names)
+      .then((destinations) => {
+        if (destinations.length > 0)
           o.logger.warn(
-            { kind: o.kind, destinations: r.rows.map((x) => x.destination) },
+            { kind: o.kind, destinations },
             'pending egress rows name destinations that are not configured here; they wait',
           );
       })
@@ -431,8 +314,7 @@ export function createOutbox(o: OutboxOptions) {
       closed = true;
       if (timer) clearTimeout(timer);
       await Promise.allSettled([...inserting]);
-      for (const c of clients.values()) await c.then((x) => x.close()).catch(() => {});
-      clients.clear();
+      await pool.closeAll();
       // Deliveries fail fast once their connection is closed; one still connecting is not waited
       // for longer than this (its row is handed back and sent again after the next start).
       let wait: NodeJS.Timeout | undefined;
