@@ -15,6 +15,7 @@ import { createFhirStore } from './fhir-server/store.js';
 import { createTokenAccess, httpsOptions, watchHttpsFiles } from './http/access.js';
 import { type Check, registerHealthRoutes } from './http/health.js';
 import { createHttpServer } from './http/server.js';
+import { type InboxClaimer, startInboxClaimer, storedOnlyQueue } from './inbox/claim.js';
 import { Inbox } from './inbox/inbox.js';
 import { createFhirIngest } from './intake/fhir/service.js';
 import { createHl7Intake } from './intake/hl7-intake.js';
@@ -42,7 +43,6 @@ import {
 } from './pipeline/rescore-service.js';
 import { createBullmqQueue } from './queue/bullmq.js';
 import { createInProcessQueue } from './queue/in-process.js';
-import { type InboxClaimer, startInboxClaimer, storedOnlyQueue } from './queue/inbox-claim.js';
 import type { WorkQueue } from './queue/work-queue.js';
 import { createReplayer, type Replayer } from './recovery/replay.js';
 import { registerRecoveryRoutes } from './recovery/routes.js';

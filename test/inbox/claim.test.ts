@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { startInboxClaimer, storedOnlyQueue } from '../../src/inbox/claim.js';
 import { Inbox } from '../../src/inbox/inbox.js';
 import { createLineageStore } from '../../src/lineage/store.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createInProcessQueue } from '../../src/queue/in-process.js';
-import { startInboxClaimer, storedOnlyQueue } from '../../src/queue/inbox-claim.js';
 import { testDatabases } from '../helpers/db.js';
 import { vitalsOru } from '../helpers/messages.js';
 

@@ -1,6 +1,6 @@
 import type { Database } from '../db/database.js';
 import type { Logger } from '../observability/logger.js';
-import type { WorkQueue } from './work-queue.js';
+import type { WorkQueue } from '../queue/work-queue.js';
 
 /**
  * Work without Redis when intake and processing run in different processes (GATEWAY_ROLE): the
