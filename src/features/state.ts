@@ -10,6 +10,13 @@ import type { Mapping } from './mapping.js';
 
 export interface FeatureStore {
   apply(patientKey: string, model: string, values: readonly FeatureValue[]): Promise<void>;
+  /**
+   * The values of many patients and models in one statement (a pipeline batch), rows locked in
+   * key order so that two batches touching the same rows never wait on each other in a circle.
+   */
+  applyMany?(
+    rows: ReadonlyArray<{ patientKey: string; model: string; values: readonly FeatureValue[] }>,
+  ): Promise<void>;
   snapshot(patientKey: string, model: string): Promise<FeatureValue[]>;
   /** The snapshots of many patients in one query (a re-scoring group); patients without state are absent. */
   snapshots(patientKeys: readonly string[], model: string): Promise<Map<string, FeatureValue[]>>;
@@ -33,6 +40,18 @@ insert into feature_state as s
 select $1, $2, v.feature, v.value, v.unit, v.observed_at, v.source_ref, v.source_unit, v.source_value, v.source_reference
   from unnest($3::text[], $4::float8[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::float8[], $10::text[])
     as v(feature, value, unit, observed_at, source_ref, source_unit, source_value, source_reference)
+on conflict (patient_key, model, feature) do update set
+  value = excluded.value, unit = excluded.unit, observed_at = excluded.observed_at,
+  source_ref = excluded.source_ref, source_unit = excluded.source_unit,
+  source_value = excluded.source_value, source_reference = excluded.source_reference, updated_at = now()
+where s.observed_at <= excluded.observed_at`;
+
+const UPSERT_MANY = `
+insert into feature_state as s
+  (patient_key, model, feature, value, unit, observed_at, source_ref, source_unit, source_value, source_reference)
+select v.patient_key, v.model, v.feature, v.value, v.unit, v.observed_at, v.source_ref, v.source_unit, v.source_value, v.source_reference
+  from unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::float8[], $10::text[])
+    as v(patient_key, model, feature, value, unit, observed_at, source_ref, source_unit, source_value, source_reference)
 on conflict (patient_key, model, feature) do update set
   value = excluded.value, unit = excluded.unit, observed_at = excluded.observed_at,
   source_ref = excluded.source_ref, source_unit = excluded.source_unit,
@@ -73,6 +92,37 @@ export function createFeatureStore(db: Database): FeatureStore {
         batch.map((v) => v.sourceUnit ?? null),
         batch.map((v) => v.sourceValue ?? null),
         batch.map((v) => v.sourceReference ?? null),
+      ]);
+    },
+    async applyMany(rows) {
+      // One row per (patient, model, feature), the newest; in key order.
+      const byKey = new Map<string, FeatureValue[]>();
+      for (const r of rows) {
+        const k = `${r.patientKey}\u0000${r.model}`;
+        byKey.set(k, [...(byKey.get(k) ?? []), ...r.values]);
+      }
+      const flat = [...byKey]
+        .flatMap(([k, values]) => {
+          const [patientKey, model] = k.split('\u0000') as [string, string];
+          return newestPerFeature(values).map((v) => ({ patientKey, model, v }));
+        })
+        .sort((a, b) => {
+          const x = `${a.patientKey}\u0000${a.model}\u0000${a.v.feature}`;
+          const y = `${b.patientKey}\u0000${b.model}\u0000${b.v.feature}`;
+          return x < y ? -1 : x > y ? 1 : 0;
+        });
+      if (flat.length === 0) return;
+      await db.query(UPSERT_MANY, [
+        flat.map((r) => r.patientKey),
+        flat.map((r) => r.model),
+        flat.map((r) => r.v.feature),
+        flat.map((r) => r.v.value),
+        flat.map((r) => r.v.unit),
+        flat.map((r) => new Date(r.v.observedAt).toISOString()),
+        flat.map((r) => r.v.sourceRef),
+        flat.map((r) => r.v.sourceUnit ?? null),
+        flat.map((r) => r.v.sourceValue ?? null),
+        flat.map((r) => r.v.sourceReference ?? null),
       ]);
     },
     async snapshot(patientKey, model) {

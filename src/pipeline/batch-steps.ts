@@ -3,7 +3,7 @@
  * open and normalize each message, read the batch's feature state, store the values the core
  * mapped, call each model once for the batch, and write each message's predictions.
  */
-import type { Context, Link, Span } from '@opentelemetry/api';
+import { type Context, context, type Link, type Span } from '@opentelemetry/api';
 import { GatewayError } from '../errors/codes.js';
 import { usesMessageType } from '../features/extract.js';
 import { decodeHl7Bytes } from '../hl7/charset.js';
@@ -105,9 +105,18 @@ export function createBatchSteps(d: PipelineDeps, core: CoreContext, timed: Time
     return state;
   }
 
+  /** The values the core mapped, one statement for the batch; on failure message by message. */
   async function storeFeatures(items: Item[]): Promise<void> {
-    for (const it of items) {
-      if (it.mapped.outcome?.status === 'failed' || it.mapped.outcome?.status === 'retry') continue;
+    const live = items.filter((it) => !it.mapped.outcome && it.mapped.writes.length > 0);
+    if (live.length > 1 && d.features.applyMany) {
+      try {
+        await d.features.applyMany(live.flatMap((it) => it.mapped.writes));
+        return;
+      } catch {
+        // One message's data refused (or a deadlock): each on its own below.
+      }
+    }
+    for (const it of live) {
       try {
         for (const w of it.mapped.writes) await d.features.apply(w.patientKey, w.model, w.values);
       } catch (err) {
@@ -165,25 +174,50 @@ export function createBatchSteps(d: PipelineDeps, core: CoreContext, timed: Time
     return batch[ref.message]!.scorings[ref.scoring]!.companions[ref.companion]!.alias;
   }
 
+  /** The predictions of the batch in one FHIR transaction (prediction.ts falls back one by one). */
   async function writeAll(items: Item[]): Promise<void> {
-    for (const it of items) {
-      const m = it.mapped;
-      if (m.outcome) continue;
+    const live = items.filter((it) => !it.mapped.outcome);
+    const owners: number[] = [];
+    const predictions = live.flatMap((it, k) =>
+      it.mapped.predictions.map((p) => {
+        owners.push(k);
+        return p;
+      }),
+    );
+    const outputs = live.map((): LineageOutput[] => []);
+    const errors = new Map<number, unknown>();
+    if (predictions.length > 0) {
+      const parts = live
+        .filter((it) => it.mapped.predictions.length > 0)
+        .map((it) => ({
+          ctx: it.ctx,
+          attributes: {
+            'gateway.model': it.mapped.predictions.map((p) => p.model.name).join(','),
+            'gateway.batch.messages': live.length,
+          },
+        }));
+      const t0 = performance.now();
       try {
-        const outputs: LineageOutput[] = [];
-        for (const p of m.predictions) {
-          const output = await timed('write', { 'gateway.model': p.model.name }, () => writePrediction(p), {
-            spanName: 'fhir.write',
-            parent: it.ctx,
-          });
-          d.metrics.predictions.inc({ model: p.model.name, version: p.model.version });
-          outputs.push(output);
-        }
-        written(core, m, outputs);
-      } catch (err) {
-        fail(core, m, err);
+        const results = await inSpans('fhir.write', parts, () =>
+          writePrediction.writePredictions(predictions, (i, fn) => context.with(live[owners[i]!]!.ctx, fn)),
+        );
+        results.forEach((r, i) => {
+          const k = owners[i]!;
+          if ('error' in r) {
+            if (!errors.has(k)) errors.set(k, r.error);
+          } else {
+            d.metrics.predictions.inc({ model: r.model, version: r.modelVersion });
+            outputs[k]!.push(r);
+          }
+        });
+      } finally {
+        d.metrics.stageSeconds.observe({ stage: 'write' }, (performance.now() - t0) / 1000);
       }
     }
+    live.forEach((it, k) => {
+      if (errors.has(k)) fail(core, it.mapped, errors.get(k));
+      else written(core, it.mapped, outputs[k]!);
+    });
   }
 
   return { normalize, readState, storeFeatures, score, writeAll };

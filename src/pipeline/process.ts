@@ -17,6 +17,7 @@ import { type InboxRow, readForProcessing, traceparentOf } from '../inbox/proces
 import type { LineageOutput, LineageStore } from '../lineage/store.js';
 import type { ModelRegistry } from '../models/runtime/loader.js';
 import type { ClinicalEvent } from '../normalize/event.js';
+import { patientKey } from '../normalize/patient-key.js';
 import type { Logger } from '../observability/logger.js';
 import { errorInfo } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -58,6 +59,8 @@ export interface PipelineDeps {
   patientDigests?(patient: ClinicalEvent['patient']): string[];
   /** Most messages in one batch (default 64). */
   maxBatch?: number;
+  /** Batches processed at once (default 2): one writes while the next reads and scores. */
+  maxBatchesInFlight?: number;
 }
 
 export { type FinishedMessage, type FinishHook, finishHooks } from './finish-hooks.js';
@@ -71,6 +74,7 @@ export function createPipeline(d: PipelineDeps) {
   const core: CoreContext = { mappings: d.mappings, models: d.models, now };
   const { finish } = createFinisher({ ...d, now });
   const maxBatch = d.maxBatch ?? 64;
+  const maxInFlight = d.maxBatchesInFlight ?? 2;
   const s = createBatchSteps(d, core, timed);
 
   async function timed<T>(
@@ -90,34 +94,73 @@ export function createPipeline(d: PipelineDeps) {
     }
   }
 
-  // Jobs waiting for the next batch; one batch runs at a time.
+  // Jobs waiting for a batch; up to maxInFlight batches run at once.
   const waiting: Job[] = [];
-  let running = false;
+  const inFlight = new Set<string>();
+  let batches = 0;
+  // Per patient, the end of the last batch that holds one of their messages: a later batch with the
+  // same patient waits for it before reading their state (per-patient order across batches).
+  const patientTurns = new Map<string, Promise<void>>();
+  // Batches take their patients' turns in the order they were formed.
+  let turnsTaken: Promise<void> = Promise.resolve();
 
-  async function drain(): Promise<void> {
-    running = true;
-    try {
-      while (waiting.length > 0) {
-        // A message queued twice (a sweep while its job waited) waits for the next batch.
-        const ids = new Set<string>();
-        const batch: Job[] = [];
-        for (let i = 0; i < waiting.length && batch.length < maxBatch; ) {
-          const j = waiting[i]!;
-          if (ids.has(j.messageId)) i++;
-          else {
-            ids.add(j.messageId);
-            batch.push(j);
-            waiting.splice(i, 1);
-          }
+  function pump(): void {
+    while (batches < maxInFlight && waiting.length > 0) {
+      // A message already in a batch (queued twice: a sweep while its job waited) waits for a later one.
+      const batch: Job[] = [];
+      for (let i = 0; i < waiting.length && batch.length < maxBatch; ) {
+        const j = waiting[i]!;
+        if (inFlight.has(j.messageId)) i++;
+        else {
+          inFlight.add(j.messageId);
+          batch.push(j);
+          waiting.splice(i, 1);
         }
-        // The batch's own statements (the read) belong to no one message's trace.
-        await outsideTraces(() => runBatch(batch)).catch((err) => {
-          for (const j of batch) j.reject(err);
-        });
       }
-    } finally {
-      running = false;
+      if (batch.length === 0) return;
+      batches++;
+      const after = turnsTaken;
+      let taken!: () => void;
+      turnsTaken = new Promise<void>((r) => {
+        taken = r;
+      });
+      const turn = { after, taken };
+      // The batch's own statements (the read) belong to no one message's trace.
+      void outsideTraces(() => runBatch(batch, turn))
+        .catch((err) => {
+          for (const j of batch) j.reject(err);
+        })
+        .finally(() => {
+          taken();
+          for (const j of batch) inFlight.delete(j.messageId);
+          batches--;
+          pump();
+        });
     }
+  }
+
+  /** The order of a batch among others: it takes its patients' turns `after` the batch before it. */
+  interface Turn {
+    after: Promise<void>;
+    taken(): void;
+  }
+
+  /**
+   * Waits until no earlier batch holding one of these patients runs, and holds them until `done`
+   * settles. Turns are taken in batch order, so a batch only ever waits for earlier ones.
+   */
+  async function patientTurn(turn: Turn, keys: readonly string[], done: Promise<void>): Promise<void> {
+    await turn.after;
+    const before = [...new Set(keys)].flatMap((k) => {
+      const prev = patientTurns.get(k);
+      const mine = done.then(() => {
+        if (patientTurns.get(k) === mine) patientTurns.delete(k);
+      });
+      patientTurns.set(k, mine);
+      return prev ? [prev] : [];
+    });
+    turn.taken();
+    await Promise.all(before);
   }
 
   /**
@@ -128,11 +171,11 @@ export function createPipeline(d: PipelineDeps) {
   function process(messageId: string, attempt = 1, traceparent?: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       waiting.push({ messageId, attempt, traceparent, resolve, reject });
-      if (!running) void drain();
+      pump();
     });
   }
 
-  async function runBatch(jobs: Job[]): Promise<void> {
+  async function runBatch(jobs: Job[], turn: Turn): Promise<void> {
     const rows = await readForProcessing(
       d.db,
       jobs.map((j) => j.messageId),
@@ -161,9 +204,9 @@ export function createPipeline(d: PipelineDeps) {
     }
     // Gone, or finished by another worker: nothing to do.
     for (const job of jobOf.values()) job.resolve();
-    if (items.length === 0) return;
+    if (items.length === 0) return turn.taken();
     try {
-      await context.with(items[0]!.ctx, () => steps(items));
+      await context.with(items[0]!.ctx, () => steps(items, turn));
     } catch (err) {
       for (const it of items) settle(it, err);
     }
@@ -181,8 +224,28 @@ export function createPipeline(d: PipelineDeps) {
     it.job.reject(err);
   }
 
-  async function steps(items: Item[]): Promise<void> {
+  async function steps(items: Item[], turn: Turn): Promise<void> {
     const events = await Promise.all(items.map((it) => s.normalize(it)));
+    let release!: () => void;
+    const done = new Promise<void>((r) => {
+      release = r;
+    });
+    try {
+      await patientTurn(
+        turn,
+        events.flatMap((e) => ('error' in e ? [] : [patientKey(e.patient) ?? ''])).filter((k) => k !== ''),
+        done,
+      );
+      await stepsInTurn(items, events);
+    } finally {
+      release();
+    }
+  }
+
+  async function stepsInTurn(
+    items: Item[],
+    events: Array<ClinicalEvent | { error: unknown }>,
+  ): Promise<void> {
     const state = await s.readState(events);
     for (const [i, it] of items.entries()) {
       const event = events[i]!;
