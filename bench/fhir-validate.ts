@@ -2,7 +2,7 @@ import { OperationOutcomeError, validateResource } from '@medplum/core';
 import type { Resource } from '../src/fhir/types.js';
 import { projectProfile, validateFhir } from '../src/fhir/validate.js';
 import { buildPredictionTransaction } from '../src/writeback/fhir/builders.js';
-import { prediction } from '../test/fhir/fixtures.js';
+import { prediction } from '../test/helpers/fhir-fixtures.js';
 
 export interface ValidateResult {
   resourceType: string;

@@ -17,7 +17,7 @@ const require = createRequire(import.meta.url);
 type Any = any;
 const nhc = require('node-hl7-client') as Any;
 
-const DIR = fileURLToPath(new URL('../fixtures/hl7v2', import.meta.url));
+const DIR = fileURLToPath(new URL('../fixtures/hl7v2/', import.meta.url));
 
 export function corpus(): string[] {
   const out: string[] = [];

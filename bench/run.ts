@@ -140,6 +140,27 @@ async function main() {
       );
     }
   }
+  if (!only || only === 'lineage') {
+    const { benchLineage } = await import('./lineage.js');
+    const rows = await benchLineage();
+    if (!rows) console.log('\n(lineage: DATABASE_URL is not set; skipped)');
+    else {
+      const at = (layout: string, writers: number) =>
+        rows.find((r) => r.layout === layout && r.writers === writers)!.entriesPerSecond;
+      console.log(
+        '\n## Lineage appends on PostgreSQL: the single chain against shards (lineage.shards = 16), best of 3\n',
+      );
+      console.log('| layout | writers | entries/s | transactions/s (6 entries each) |');
+      console.log('| --- | ---: | ---: | ---: |');
+      for (const r of rows)
+        console.log(
+          `| ${r.layout} | ${r.writers} | ${f(r.entriesPerSecond)} | ${f(r.transactionsPerSecond)} |`,
+        );
+      console.log(
+        `\n8 writers / 1: single chain ${f(at('single chain', 8) / at('single chain', 1), 2)}x, sharded ${f(at('sharded', 8) / at('sharded', 1), 2)}x; sharded / single chain at 8 writers ${f(at('sharded', 8) / at('single chain', 8), 2)}x, at 1 writer ${f(at('sharded', 1) / at('single chain', 1), 2)}x (${cores()} cores, load average ${loadavg()[0]!.toFixed(1)})`,
+      );
+    }
+  }
   if (!only || only === 'monitoring') {
     const { benchMonitoring } = await import('./monitoring.js');
     console.log(

@@ -182,14 +182,18 @@ export async function runLineage(sub: string | undefined, args: string[]): Promi
       head?: string;
       brokenAt?: number;
       reason?: string;
-      problems?: Array<{ seq: number; kind: string; reason: string }>;
+      problems?: Array<{ seq: number; shard?: number; kind: string; reason: string }>;
+      shards?: unknown[];
+      checkpoints?: number;
     };
     if (r.ok) {
-      out(`lineage ok: ${r.entries} entries verified, head ${r.head ?? ''}`.trimEnd());
+      const more = r.shards ? `; ${r.shards.length} shards, ${r.checkpoints ?? 0} checkpoints` : '';
+      out(`lineage ok: ${r.entries} entries verified, head ${r.head ?? ''}${more}`.trimEnd());
       return 0;
     }
     out(`lineage BROKEN at entry ${r.brokenAt}: ${r.reason}`);
-    for (const p of r.problems ?? []) out(`  ${p.kind.padEnd(9)} entry ${p.seq}: ${p.reason}`);
+    for (const p of r.problems ?? [])
+      out(`  ${p.kind.padEnd(9)} ${p.shard ? `shard ${p.shard} ` : ''}entry ${p.seq}: ${p.reason}`);
     return 1;
   }
   if (sub === 'show') {

@@ -2,18 +2,21 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { GatewayError } from '../errors/codes.js';
 import { configSchema, type GatewayConfig } from './schema.js';
 
-export class ConfigError extends Error {
-  readonly code = 'GW_CONFIG_INVALID';
+/** GW_CONFIG_INVALID: the config file or environment is invalid (exit 2). */
+export class ConfigError extends GatewayError {
   constructor(
     readonly file: string,
     readonly issues: Array<{ path: string; line?: number; message: string }>,
   ) {
     super(
-      `invalid configuration in ${file}:\n${issues
+      'GW_CONFIG_INVALID',
+      file,
+      issues
         .map((i) => `  ${i.path || '(root)'}${i.line ? ` (line ${i.line})` : ''}: ${i.message}`)
-        .join('\n')}`,
+        .join('\n'),
     );
     this.name = 'ConfigError';
   }

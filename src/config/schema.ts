@@ -154,6 +154,15 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The lineage chain: shards writers append to at once, and checkpoints over their heads. */
+    lineage: z
+      .object({
+        shards: z.number().int().min(1).max(1024).default(16),
+        checkpointEvery: z.number().int().min(1).default(1000),
+        checkpointSeconds: z.number().min(0).default(10),
+      })
+      .strict()
+      .prefault({}),
     /** Raw bodies older than this many days are pruned (hashes and lineage stay); 0 = keep. */
     retention: z
       .object({

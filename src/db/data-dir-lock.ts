@@ -9,6 +9,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { GatewayError } from '../errors/codes.js';
 
 /**
  * One process per DATA_DIR: the embedded database must never be opened by two processes. The lock
@@ -17,17 +18,14 @@ import { join } from 'node:path';
  * loss), or whose pid now belongs to a process started after the lock was written, is taken over.
  */
 
-export class DataDirLockedError extends Error {
-  readonly code = 'GW_DATA_DIR_LOCKED';
+export class DataDirLockedError extends GatewayError {
   override name = 'DataDirLockedError';
   constructor(
     readonly dataDir: string,
     readonly pid: number,
     readonly file: string,
   ) {
-    super(
-      `DATA_DIR ${dataDir} is in use by gateway process ${pid} (lock file ${file}); one process per DATA_DIR: stop that one (kill -TERM ${pid}) or start this one with another DATA_DIR`,
-    );
+    super('GW_DATA_DIR_LOCKED', dataDir, String(pid), file, String(pid));
   }
 }
 

@@ -1,8 +1,12 @@
+import { GatewayError } from '../errors/codes.js';
 import { formatMappingError, loadMappings, type Mapping } from './mapping.js';
 
-export class MappingConfigError extends Error {
-  readonly code = 'GW_MAPPING_INVALID';
+/** GW_MAPPING_INVALID: a mapping file is invalid (no start). */
+export class MappingConfigError extends GatewayError {
   override name = 'MappingConfigError';
+  constructor(message: string) {
+    super('GW_MAPPING_INVALID', message);
+  }
 }
 
 /** Start-up: every mapping valid, or no start, with each error naming file, line and field. */

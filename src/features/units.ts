@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { GatewayError } from '../errors/codes.js';
 
 /**
  * UCUM unit validation and conversion over @lhncbc/ucum-lhc (the NLM reference implementation).
@@ -40,13 +41,13 @@ function ucum(): UcumUtils {
   return utils;
 }
 
-export class UnitConversionError extends Error {
+export class UnitConversionError extends GatewayError {
   constructor(
     readonly from: string,
     readonly to: string,
     reason: string,
   ) {
-    super(`cannot convert '${from}' to '${to}': ${reason}`);
+    super('GW_UNIT_CONVERSION', from, to, reason);
     this.name = 'UnitConversionError';
   }
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../db/database.js';
+import { isSerializationFailure } from '../errors/retry.js';
 import { badRequest, FhirOutcomeError, toOutcomeError } from '../fhir/outcome.js';
 import type { Bundle, BundleEntry, Resource } from '../fhir/types.js';
 import { Repo, type ResourceValidator, type WriteResult } from './repo.js';
@@ -171,9 +172,6 @@ async function transaction(db: Database, validate: ResourceValidator, bundle: Bu
 const lockKey = (p: { type: string; method: string; query?: string; entry: BundleEntry }) =>
   `${p.type}?${p.method === 'POST' ? p.entry.request?.ifNoneExist : p.query}`;
 
-/** PostgreSQL's deadlock and serialization failures: the whole transaction may simply run again. */
-const RETRIED_SQLSTATES = new Set(['40P01', '40001']);
-
 /**
  * Runs an all-or-nothing Bundle transaction, again (up to 3 times) when PostgreSQL aborted it for a
  * deadlock or a serialization failure: nothing outside the database has happened yet.
@@ -183,8 +181,8 @@ async function inTransactionRetried<T>(db: Database, fn: (tx: Queryable) => Prom
     try {
       return await db.transaction(fn);
     } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (attempt >= 3 || typeof code !== 'string' || !RETRIED_SQLSTATES.has(code)) throw err;
+      // PostgreSQL's deadlock and serialization failures: the whole transaction may simply run again.
+      if (attempt >= 3 || !isSerializationFailure(err)) throw err;
     }
   }
 }

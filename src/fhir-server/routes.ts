@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { badRequest, FhirOutcomeError, notFound, toOutcomeError } from '../fhir/outcome.js';
+import { errorHandler } from '../errors/http.js';
+import { badRequest, notFound, toOutcomeError } from '../fhir/outcome.js';
 import type { Resource } from '../fhir/types.js';
 import { isResourceType, resourceTypes } from '../fhir/validate.js';
 import type { WriteResult } from './repo.js';
@@ -114,18 +115,8 @@ export function registerFhirRoutes(app: FastifyInstance, store: FhirStore, opts:
         }
       });
 
-      f.setErrorHandler((err: unknown, _req, reply) => {
-        let e: FhirOutcomeError;
-        const status = (err as { statusCode?: number }).statusCode;
-        if (err instanceof FhirOutcomeError) e = err;
-        else if (typeof status === 'number' && status >= 400 && status < 500) {
-          const code = status === 415 ? 'not-supported' : status === 413 ? 'too-costly' : 'invalid';
-          e = new FhirOutcomeError(status, [
-            { severity: 'error', code, details: { text: (err as Error).message || 'bad request' } },
-          ]);
-        } else e = toOutcomeError(err);
-        return reply.status(e.status).type(FHIR_JSON).send(e.outcome);
-      });
+      // The one error handler (errors/http.ts), with the store's own OperationOutcome of any error.
+      f.setErrorHandler(errorHandler({ isFhir: () => true, asFhir: toOutcomeError }));
       f.setNotFoundHandler((req, reply) => {
         const e = notFound(`no FHIR route for ${req.method} ${req.url.split('?')[0]}`);
         return reply.status(404).type(FHIR_JSON).send(e.outcome);

@@ -1,3 +1,5 @@
+import { operationOutcome } from '../errors/outcome.js';
+import { retryForStatus } from '../errors/retry.js';
 import type { OperationOutcome, OperationOutcomeIssue } from './types.js';
 
 /**
@@ -13,7 +15,12 @@ export class FhirOutcomeError extends Error {
   ) {
     super(issues.map(issueText).join('; ') || `HTTP ${status}`);
     this.name = 'FhirOutcomeError';
-    this.outcome = { resourceType: 'OperationOutcome', issue: issues };
+    this.outcome = operationOutcome(issues);
+  }
+
+  /** Its retry class (errors/retry.ts): a 4xx refusal is never retried. */
+  get retry() {
+    return retryForStatus(this.status);
   }
 }
 
@@ -34,14 +41,17 @@ export const invalidResource = (issues: OperationOutcomeIssue[]) => new FhirOutc
 
 /** A success/information OperationOutcome (e.g. for batch entries). */
 export function informational(text: string): OperationOutcome {
-  return {
-    resourceType: 'OperationOutcome',
-    issue: [{ severity: 'information', code: 'informational', details: { text } }],
-  };
+  return operationOutcome([{ severity: 'information', code: 'informational', details: { text } }]);
 }
 
 /** Any thrown value as a FhirOutcomeError (unknown errors become a 500 without internals). */
 export function toOutcomeError(err: unknown): FhirOutcomeError {
   if (err instanceof FhirOutcomeError) return err;
+  const status = (err as { statusCode?: unknown } | null)?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    // Fastify's own refusals (bad JSON, another content type, too large) as the store words them.
+    const code = status === 415 ? 'not-supported' : status === 413 ? 'too-costly' : 'invalid';
+    return new FhirOutcomeError(status, [issue(code, (err as Error).message || 'bad request')]);
+  }
   return new FhirOutcomeError(500, [issue('exception', 'internal error')]);
 }

@@ -11,7 +11,13 @@ export interface AckOptions {
   application: string;
   facility: string;
   /** For AE/AR: HL7 table 0357 code and a readable text without message content. */
-  error?: { hl7Code: string; text: string; location?: { segment: string; field: number } };
+  error?: {
+    hl7Code: string;
+    text: string;
+    location?: { segment: string; field: number };
+    /** ERR-4 (HL7 table 0516): E error (default), W warning, F fatal. */
+    severity?: 'E' | 'W' | 'F';
+  };
   now?: Date;
   controlId?: string;
   /** MSH-15/MSH-16 of the ACK itself (an application ACK asks for a commit ACK: `AL`, `NE`). */
@@ -97,7 +103,7 @@ export function buildAck(o: AckOptions): string {
           // ERR-2 (ERL): segment id, sequence, field position
           o.error.location ? `${o.error.location.segment}${cs}1${cs}${o.error.location.field}` : '',
           `${o.error.hl7Code}${cs}${name}${cs}HL70357`,
-          'E',
+          o.error.severity ?? 'E',
           '',
           '',
           '',

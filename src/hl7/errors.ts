@@ -8,6 +8,8 @@ export type Hl7ErrorCode = '100' | '101' | '102' | '103';
  */
 export class Hl7ParseError extends Error {
   readonly code: Hl7ErrorCode;
+  /** Retry class (errors/retry.ts): the same bytes never parse. */
+  readonly retry = 'never' as const;
   constructor(code: Hl7ErrorCode, message: string) {
     super(message);
     this.name = 'Hl7ParseError';

@@ -1,7 +1,8 @@
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { GatewayError, operationOutcome } from '../errors/codes.js';
+import { GatewayError } from '../errors/codes.js';
+import { errorHandler, sendHttpError } from '../errors/http.js';
 import type { Logger } from '../observability/logger.js';
 import { errorInfo } from '../observability/logger.js';
 import { checkedByRoute, hasScope, type Principal, requiredScope } from '../security/auth.js';
@@ -39,11 +40,7 @@ const isFhir = (url: string) =>
 
 /** Sends a GatewayError as JSON, or as an OperationOutcome on the FHIR routes. */
 export function sendError(req: FastifyRequest, reply: FastifyReply, err: GatewayError) {
-  if (err.status === 401) reply.header('www-authenticate', 'Bearer realm="ml-gateway"');
-  if (isFhir(req.url)) {
-    return reply.status(err.status).type('application/fhir+json').send(operationOutcome(err));
-  }
-  return reply.status(err.status).send(err.toJSON());
+  return sendHttpError(reply, err, isFhir(req.url)).sent;
 }
 
 /**
@@ -120,8 +117,11 @@ export function createHttpServer(o: HttpServerOptions): FastifyInstance {
     const wait = o.throttle?.retryAfter(req.ip) ?? 0;
     if (wait > 0) {
       o.onAuthFailure?.('throttled');
-      reply.header('retry-after', String(wait));
-      return sendError(req, reply, new GatewayError('GW_AUTH_THROTTLED', String(wait)));
+      return sendError(
+        req,
+        reply,
+        new GatewayError('GW_AUTH_THROTTLED', { retryAfterMs: wait * 1000 }, String(wait)),
+      );
     }
     const who = o.authenticate(req.headers.authorization);
     if (who === 'invalid') {
@@ -147,20 +147,13 @@ export function createHttpServer(o: HttpServerOptions): FastifyInstance {
     });
   }
 
-  app.setErrorHandler((err: unknown, req, reply) => {
-    if (err instanceof GatewayError) return sendError(req, reply, err);
-    const e = err as { statusCode?: number; code?: string; message?: string };
-    if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-      const gw =
-        e.statusCode === 415
-          ? new GatewayError('GW_UNSUPPORTED_MEDIA', String(req.headers['content-type'] ?? 'none'))
-          : new GatewayError('GW_BAD_REQUEST', e.message ?? 'bad request');
-      Object.assign(gw, { status: e.statusCode });
-      return sendError(req, reply, gw);
-    }
-    o.logger.error({ err: errorInfo(err), route: req.routeOptions.url }, 'request failed');
-    return sendError(req, reply, new GatewayError('GW_INTERNAL'));
-  });
+  app.setErrorHandler(
+    errorHandler({
+      isFhir,
+      onUnexpected: (err, req) =>
+        o.logger.error({ err: errorInfo(err), route: req.routeOptions.url }, 'request failed'),
+    }),
+  );
 
   app.setNotFoundHandler((req, reply) =>
     sendError(req, reply, new GatewayError('GW_NOT_FOUND', `route ${req.method} ${req.url.split('?')[0]}`)),

@@ -21,22 +21,34 @@ export interface FastRow {
 export type FastOutcome = 'stored' | 'fallback';
 
 const UNIQUE_VIOLATION = '23505';
-const ATTEMPTS = 3;
+const ATTEMPTS = 4;
 
 /**
- * The group commit in one round trip on PostgreSQL (`inbox_accept_rows`, migration 008): the `received`
- * entries are chained here after the chain tail this process last saw; the database checks under
- * the chain lock that it is still the tail and stores messages and entries in one statement (one
- * implicit transaction, so still durable before the ACK). When another writer moved the tail, the
- * function answers the new tail and the entries are chained again. Where a message is a duplicate
- * (unique violation) or the tail keeps moving, it answers 'fallback' and nothing was stored.
+ * The group commit in one round trip on PostgreSQL (`inbox_accept_rows`, migration 140): the `received`
+ * entries are chained here after the tail this process last saw of one lineage shard; the database
+ * stores messages and entries in one statement (one implicit transaction, so still durable before
+ * the ACK) if that shard is free and its tail unchanged. Otherwise it answers a shard and its tail
+ * (the same shard when another writer moved it; a free one when it is held) and the entries are
+ * chained again there. Overlapping commits of this process chain on different shards. Where a message
+ * is a duplicate (unique violation) or the tails keep moving, it answers 'fallback' and nothing was
+ * stored.
  */
-export function createFastCommit(db: Database) {
-  let tail: { seq: number; hash: string } | undefined;
+export function createFastCommit(db: Database, shards = 16) {
+  /** The last tail seen per shard. */
+  const tails = new Map<number, { seq: number; hash: string }>();
+  /** Shards a commit of this process is writing to now. */
+  const busy = new Set<number>();
+
+  function pick(): number {
+    for (const s of tails.keys()) if (!busy.has(s)) return s;
+    for (let s = 0; s < shards; s++) if (!busy.has(s)) return s;
+    return 0;
+  }
 
   async function commit(rows: readonly FastRow[]): Promise<FastOutcome> {
+    let shard = pick();
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      const from = tail ?? { seq: -1, hash: GENESIS_HASH };
+      const from = tails.get(shard) ?? { seq: -1, hash: GENESIS_HASH };
       const entries = chain(
         from,
         rows.map(
@@ -48,10 +60,10 @@ export function createFastCommit(db: Database) {
           }),
         ),
       );
-      // Commits may overlap: the next batch chains after this one before this one is stored.
-      const last = entries[entries.length - 1];
-      if (last && from.seq >= 0) tail = { seq: last.seq, hash: last.hash };
-      let res: { outcome: string; tail_seq: string | number; tail_hash: string } | undefined;
+      let res:
+        | { outcome: string; tail_shard: number | string; tail_seq: string | number; tail_hash: string }
+        | undefined;
+      busy.add(shard);
       try {
         let off = 0;
         const rowsJson = JSON.stringify(
@@ -78,19 +90,28 @@ export function createFastCommit(db: Database) {
           }),
         );
         res = (
-          await db.query<{ outcome: string; tail_seq: string | number; tail_hash: string }>(
-            'select outcome, tail_seq, tail_hash from inbox_accept_rows($1, $2, $3, $4)',
-            [from.seq, from.hash, rowsJson, Buffer.concat(rows.map((r) => r.raw))],
+          await db.query<{
+            outcome: string;
+            tail_shard: number;
+            tail_seq: string | number;
+            tail_hash: string;
+          }>(
+            'select outcome, tail_shard, tail_seq, tail_hash from inbox_accept_rows($1, $2, $3, $4, $5, $6)',
+            [shard, shards, from.seq, from.hash, rowsJson, Buffer.concat(rows.map((r) => r.raw))],
           )
         ).rows[0];
       } catch (err) {
-        tail = undefined;
+        tails.delete(shard);
         if ((err as { code?: string }).code === UNIQUE_VIOLATION) return 'fallback';
         throw err;
+      } finally {
+        busy.delete(shard);
       }
       if (!res) return 'fallback';
+      const answered = Number(res.tail_shard);
+      tails.set(answered, { seq: Number(res.tail_seq), hash: res.tail_hash });
       if (res.outcome === 'ok') return 'stored';
-      tail = { seq: Number(res.tail_seq), hash: res.tail_hash };
+      shard = answered;
     }
     return 'fallback';
   }

@@ -90,7 +90,7 @@ export class Inbox {
     private readonly lineage: LineageStore,
     private readonly opts: InboxOptions,
   ) {
-    this.fast = db.kind === 'postgres' ? createFastCommit(db) : undefined;
+    this.fast = db.kind === 'postgres' ? createFastCommit(db, lineage.shards) : undefined;
     this.delayMs = opts.maxDelayMs ?? (db.kind === 'postgres' ? 0 : 2);
   }
 

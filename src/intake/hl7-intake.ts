@@ -1,5 +1,15 @@
 import type { Span } from '@opentelemetry/api';
-import { senderAllowed } from '../acks/senders.js';
+import {
+  type AckPolicy,
+  ackCodeFor,
+  checkHeader,
+  DEFAULT_ACK_POLICY,
+  errorAck,
+  isEnhanced,
+  processedOutcomeError,
+  worstAck,
+} from '../acks/policy.js';
+import { assertStorable } from '../acks/storable.js';
 import { GatewayError } from '../errors/codes.js';
 import { type AckCode, buildAck, hl7Timestamp } from '../hl7/ack.js';
 import { batchHeaders, buildBatchAck, splitMessages } from '../hl7/batch.js';
@@ -7,7 +17,6 @@ import { decodeHl7Bytes, encodeForCharset } from '../hl7/charset.js';
 import { type MshHeader, readHeader, senderKey, stripPreamble, tryReadHeader } from '../hl7/header.js';
 import { Hl7ParseError, parseHl7 } from '../hl7/parser.js';
 import type { Inbox } from '../inbox/inbox.js';
-import { assertStorable } from '../inbox/storable.js';
 import type { Logger } from '../observability/logger.js';
 import { errorInfo } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -32,26 +41,8 @@ export interface Hl7Intake {
   tooLarge(head: Buffer, size: number, limit: number, channel: string): IntakeResult;
 }
 
-/** How ACKs are given, as Mirth users configure them (config key `ack`). */
-export interface AckPolicy {
-  /** auto: enhanced mode (CA/CE/CR commit ACKs) when the sender fills MSH-15 or MSH-16. */
-  mode: 'auto' | 'original' | 'enhanced';
-  /** stored: AA once durably stored; processed: once the pipeline finished it (original mode). */
-  timing: 'stored' | 'processed';
-  /** Accepted MSH-11.1 values; others get AR (ERR 202). Empty: any. */
-  processingIds: readonly string[];
-  processedTimeoutMs: number;
-  /** A batch is answered with one ACK per message or with a batch ACK (FHS/BHS … BTS/FTS). */
-  batch: 'per-message' | 'batch';
-}
-
-export const DEFAULT_ACK_POLICY: AckPolicy = Object.freeze({
-  mode: 'auto',
-  timing: 'stored',
-  processingIds: [],
-  processedTimeoutMs: 30_000,
-  batch: 'per-message',
-});
+export type { AckPolicy } from '../acks/policy.js';
+export { DEFAULT_ACK_POLICY } from '../acks/policy.js';
 
 export interface IntakeOptions {
   inbox: Inbox;
@@ -66,9 +57,6 @@ export interface IntakeOptions {
   outcomes?: OutcomeWaiter;
 }
 
-const ENHANCED: Record<'AA' | 'AE' | 'AR', AckCode> = { AA: 'CA', AE: 'CE', AR: 'CR' };
-const RANK: Record<AckCode, number> = { AA: 0, CA: 0, AR: 1, CR: 1, AE: 2, CE: 2 };
-
 /**
  * The transport-agnostic front door for HL7 v2: MLLP and `POST /hl7` both call it. It decodes the
  * bytes by MSH-18, splits batches, checks what must hold before a message can be accepted (an MSH,
@@ -78,9 +66,7 @@ const RANK: Record<AckCode, number> = { AA: 0, CA: 0, AR: 1, CR: 1, AE: 2, CE: 2
  */
 export function createHl7Intake(o: IntakeOptions): Hl7Intake {
   const policy: AckPolicy = { ...DEFAULT_ACK_POLICY, ...o.ack };
-  const enhanced = (h: MshHeader | undefined) =>
-    policy.mode === 'enhanced' ||
-    (policy.mode === 'auto' && !!h && !!(h.acceptAckType || h.applicationAckType));
+  const enhanced = (h: MshHeader | undefined) => isEnhanced(policy.mode, h);
 
   const ack = (
     base: 'AA' | 'AE' | 'AR',
@@ -88,7 +74,7 @@ export function createHl7Intake(o: IntakeOptions): Hl7Intake {
     channel: string,
     error?: GatewayError,
   ) => {
-    const code = enhanced(header) ? ENHANCED[base] : base;
+    const code = ackCodeFor(base, enhanced(header));
     o.metrics.acks.inc({ channel, code });
     // Every message received gets exactly one ACK here: the per-sender counts of a Mirth channel.
     const sender = o.metrics.sender(header ? senderKey(header) : undefined);
@@ -99,15 +85,7 @@ export function createHl7Intake(o: IntakeOptions): Hl7Intake {
       header,
       application: o.application,
       facility: o.facility,
-      ...(error
-        ? {
-            error: {
-              hl7Code: error.hl7Code,
-              text: `${error.code}: ${error.message}`,
-              ...(error.location ? { location: error.location } : {}),
-            },
-          }
-        : {}),
+      ...(error ? { error: errorAck(error).error } : {}),
     });
     return { ack: text, code, acks: [text] } satisfies IntakeResult;
   };
@@ -134,29 +112,13 @@ export function createHl7Intake(o: IntakeOptions): Hl7Intake {
         'hl7.version': header.version,
         'hl7.sender': senderKey(header),
       });
-      if (!header.controlId) throw new GatewayError('GW_HL7_NO_CONTROL_ID');
-      if (!header.messageType) throw new GatewayError('GW_HL7_NO_TYPE');
-      if (policy.processingIds.length > 0 && !policy.processingIds.includes(header.processingId)) {
-        throw new GatewayError(
-          'GW_HL7_PROCESSING_ID',
-          header.processingId || '(empty)',
-          policy.processingIds.join(', '),
-        );
-      }
-      if (o.allowedSenders && o.allowedSenders.length > 0 && !senderAllowed(header, o.allowedSenders)) {
-        throw new GatewayError(
-          'GW_SENDER_NOT_ALLOWED',
-          `${header.sendingApplication}|${header.sendingFacility}`,
-        );
-      }
+      checkHeader(header, policy, o.allowedSenders);
       try {
         parseHl7(text);
       } catch (err) {
-        if (err instanceof Hl7ParseError) {
-          const e = new GatewayError('GW_HL7_PARSE', err.message);
-          Object.assign(e, { hl7Code: err.code });
-          throw e;
-        }
+        // The parser's own 0357 code goes into ERR.
+        if (err instanceof Hl7ParseError)
+          throw new GatewayError('GW_HL7_PARSE', { hl7Code: err.code }, err.message);
         throw err;
       }
       // Before it joins a group commit: a row the database can never store is refused alone.
@@ -176,10 +138,8 @@ export function createHl7Intake(o: IntakeOptions): Hl7Intake {
       const accepted = await inSpan('intake.commit', {}, () => o.inbox.accept(item));
       if (policy.timing === 'processed' && !enhanced(header) && o.outcomes) {
         const outcome = await o.outcomes.wait(accepted.messageId, policy.processedTimeoutMs);
-        if (outcome === 'failed') throw new GatewayError('GW_NOT_PROCESSED', 'failed');
-        if (outcome === 'timeout') {
-          throw new GatewayError('GW_NOT_PROCESSED', `did not finish within ${policy.processedTimeoutMs} ms`);
-        }
+        const notProcessed = processedOutcomeError(outcome, policy.processedTimeoutMs);
+        if (notProcessed) throw notProcessed;
       }
       return { ...ack('AA', header, channel), messageId: accepted.messageId, duplicate: accepted.duplicate };
     } catch (err) {
@@ -203,10 +163,7 @@ export function createHl7Intake(o: IntakeOptions): Hl7Intake {
         messages.map((m) => one(m, encodeForCharset(m, decoded.declared), channel)),
       );
       const acks = results.map((r) => r.ack);
-      const code = results.reduce<AckCode>(
-        (w, r) => (RANK[r.code] > RANK[w] ? r.code : w),
-        results[0]?.code ?? 'AA',
-      );
+      const code = worstAck(results.map((r) => r.code));
       const answer =
         policy.batch === 'batch'
           ? buildBatchAck(batchHeaders(text), acks, {

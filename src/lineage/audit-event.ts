@@ -18,7 +18,7 @@ const ACTION: Record<string, 'C' | 'R' | 'U' | 'D' | 'E'> = {
 };
 
 /**
- * One lineage entry as a FHIR R4 AuditEvent. The entry's seq, hashes and canonical content travel
+ * One lineage entry as a FHIR R4 AuditEvent. The entry's shard (when not 0), seq, hashes and canonical content travel
  * in `entity.detail`, so an auditor can recompute the chain from the AuditEvents alone; outputs
  * written are entities referencing the resources.
  */
@@ -34,7 +34,7 @@ export function lineageAuditEvent(
   const reason = typeof e.detail.reason === 'string' ? e.detail.reason : undefined;
   return {
     resourceType: 'AuditEvent',
-    id: `lineage-${e.seq}`,
+    id: e.shard ? `lineage-${e.shard}-${e.seq}` : `lineage-${e.seq}`,
     type: { system: DCM, code: '110100', display: 'Application Activity' },
     subtype: [{ system: LINEAGE_STAGE_SYSTEM, code: e.stage }],
     action: ACTION[e.stage] ?? 'E',
@@ -67,6 +67,7 @@ export function lineageAuditEvent(
         },
         type: { system: ENTITY_TYPE, code: '2', display: 'System Object' },
         detail: [
+          ...(e.shard ? [{ type: 'lineage-shard', valueString: String(e.shard) }] : []),
           { type: 'lineage-seq', valueString: String(e.seq) },
           { type: 'lineage-prev-hash', valueString: e.prevHash },
           { type: 'lineage-hash', valueString: e.hash },

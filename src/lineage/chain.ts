@@ -10,12 +10,26 @@ export interface LineageEntryInput {
 }
 
 export interface LineageEntry extends LineageEntryInput {
+  /** Position in its shard's chain, from 1. */
   seq: number;
   prevHash: string;
   hash: string;
+  /** The shard whose chain holds it (0 when unset: the single chain of old is shard 0). */
+  shard?: number;
+  /** Global insertion order across shards (not hashed; checked against seq order per shard). */
+  id?: number;
 }
 
 export const GENESIS_HASH = '0'.repeat(64);
+
+/**
+ * Where shard `shard`'s chain starts: shard 0 keeps the single chain's genesis (so the old chain is
+ * its prefix, unchanged); every other shard has one of its own, so a shard's entries cannot be passed
+ * off as another's.
+ */
+export function shardGenesis(shard: number): string {
+  return shard === 0 ? GENESIS_HASH : createHash('sha256').update(`lineage-shard:${shard}`).digest('hex');
+}
 
 /** JSON with object keys sorted at every depth: the same value always hashes the same. */
 export function canonicalJson(value: unknown): string {
@@ -50,6 +64,10 @@ export function chain(tail: { seq: number; hash: string }, inputs: LineageEntryI
 /** One thing wrong with the chain, named by the sequence number where it shows. */
 export interface ChainProblem {
   seq: number;
+  /** The shard it is in (absent for shard 0 and for problems of no one shard). */
+  shard?: number;
+  /** The checkpoint it concerns, when it is about one. */
+  checkpoint?: number;
   kind: 'altered' | 'removed' | 'reordered';
   reason: string;
 }
@@ -94,13 +112,18 @@ export function verifyChain(
   entries: Iterable<LineageEntry>,
   start: ChainCursor = { seq: 0, hash: GENESIS_HASH },
   problems: ChainProblem[] = [],
+  /** The shard walked: problems in shards other than 0 are named with it. */
+  shard = 0,
+  /** Called with every entry after it is checked (the store checks checkpoints with it). */
+  onEntry?: (e: LineageEntry) => void,
 ): VerifyResult {
   let { seq, hash } = start;
   let n = 0;
   let flagged = false;
   const add = (p: ChainProblem) => {
     flagged = true;
-    if (problems.length < MAX_PROBLEMS) problems.push(p);
+    if (problems.length < MAX_PROBLEMS)
+      problems.push(shard === 0 ? p : { ...p, shard, reason: `shard ${shard}: ${p.reason}` });
   };
   for (const e of entries) {
     n++;
@@ -144,6 +167,7 @@ export function verifyChain(
     }
     seq = e.seq;
     hash = e.hash;
+    onEntry?.(e);
   }
   if (problems.length === 0) return { ok: true, entries: n, head: hash, headSeq: seq };
   const first = problems[0]!;
@@ -156,4 +180,24 @@ export function verifyChain(
     head: hash,
     headSeq: seq,
   };
+}
+
+/** One checkpoint: the heads of all non-empty shards at one moment, hash-chained to the one before. */
+export interface Checkpoint {
+  n: number;
+  /** ISO 8601 with milliseconds, UTC. */
+  at: string;
+  /** Entries in all shards it covers (the sum of the heads' seq). */
+  entries: number;
+  heads: Array<{ shard: number; seq: number; hash: string }>;
+  prevHash: string;
+  hash: string;
+}
+
+export function checkpointHash(prevHash: string, c: Omit<Checkpoint, 'prevHash' | 'hash'>): string {
+  return createHash('sha256')
+    .update(prevHash)
+    .update('\n')
+    .update(canonicalJson({ n: c.n, at: c.at, entries: c.entries, heads: c.heads }))
+    .digest('hex');
 }

@@ -1,16 +1,10 @@
+import { randomInt } from 'node:crypto';
 import type { Database, Queryable } from '../db/database.js';
-import {
-  type ChainProblem,
-  chain,
-  GENESIS_HASH,
-  type LineageEntry,
-  type LineageEntryInput,
-  type VerifyResult,
-  verifyChain,
-} from './chain.js';
-
-/** Every writer of the chain takes this lock inside its transaction, whichever process it runs in. */
-const CHAIN_LOCK = 727_001;
+import { type Checkpoint, chain, type LineageEntry, type LineageEntryInput, shardGenesis } from './chain.js';
+import { createCheckpointer } from './checkpoint.js';
+import { type EntryRow, toEntry } from './rows.js';
+import { lineageSql as sql } from './sql.js';
+import { type LineageVerifyResult, verifyLineage } from './verify.js';
 
 export interface LineageOutput {
   model: string;
@@ -36,68 +30,101 @@ export interface LineageRecord {
   outputs: LineageOutput[];
 }
 
-interface EntryRow {
-  seq: string | number;
-  message_id: string;
-  stage: string;
-  at: Date | string;
-  detail: Record<string, unknown> | string;
-  prev_hash: string;
-  hash: string;
-}
-
-function toEntry(r: EntryRow): LineageEntry {
-  return {
-    seq: Number(r.seq),
-    messageId: r.message_id,
-    stage: r.stage,
-    at: (r.at instanceof Date ? r.at : new Date(r.at)).toISOString(),
-    detail: typeof r.detail === 'string' ? JSON.parse(r.detail) : r.detail,
-    prevHash: r.prev_hash,
-    hash: r.hash,
-  };
+export interface LineageOptions {
+  /** Chains writers append to at once (`lineage.shards`). */
+  shards?: number;
+  /** A checkpoint over all shard heads after this many entries appended by this process... */
+  checkpointEvery?: number;
+  /** ...or on the first append this many seconds after the last one. */
+  checkpointSeconds?: number;
 }
 
 export interface LineageStore {
-  /** Appends entries inside the caller's transaction (holds the chain lock until it commits). */
+  /** How many shards appends spread over. */
+  readonly shards: number;
+  /**
+   * Appends a batch of entries inside the caller's transaction, in one multi-row insert into one
+   * shard, which the transaction holds until it commits (later appends in it use the same shard).
+   */
   append(tx: Queryable, inputs: LineageEntryInput[]): Promise<LineageEntry[]>;
   /** Appends in a transaction of its own. */
   appendNow(inputs: LineageEntryInput[]): Promise<LineageEntry[]>;
+  /** Records a checkpoint over all shard heads now (when anything was appended since the last). */
+  checkpoint(): Promise<Checkpoint | undefined>;
   entriesFor(messageId: string): Promise<LineageEntry[]>;
   record(messageId: string): Promise<LineageRecord | undefined>;
   byControlId(controlId: string): Promise<LineageRecord[]>;
-  verify(): Promise<VerifyResult>;
+  verify(): Promise<LineageVerifyResult>;
 }
 
-export function createLineageStore(db: Database): LineageStore {
+interface HeadRow {
+  shard: number | string;
+  seq: number | string;
+  hash: string;
+}
+
+export function createLineageStore(db: Database, opts: LineageOptions = {}): LineageStore {
+  const shards = Math.max(1, Math.floor(opts.shards ?? 16));
+  const checkpointer = createCheckpointer(
+    opts.checkpointEvery ?? 1000,
+    (opts.checkpointSeconds ?? 10) * 1000,
+  );
+  /** The shard each open transaction holds (a transaction's Queryable lives as long as it does). */
+  const held = new WeakMap<Queryable, number>();
+  let ensured: Promise<void> | undefined;
+
+  /** The head rows of shards 0..shards-1 exist (on PGlite, one connection: inside the caller's tx). */
+  function ensureShards(q: Queryable): Promise<void> {
+    const ids = Array.from({ length: shards }, (_, i) => i);
+    ensured ??= q.query(sql('ensure-shards'), [ids, ids.map(shardGenesis)]).then(
+      () => undefined,
+      (err) => {
+        ensured = undefined;
+        throw err;
+      },
+    );
+    return ensured;
+  }
+
+  async function takeShard(tx: Queryable): Promise<HeadRow> {
+    const mine = held.get(tx);
+    if (mine !== undefined) return (await tx.query<HeadRow>(sql('take-shard'), [mine])).rows[0]!;
+    await ensureShards(db.kind === 'postgres' ? db : tx);
+    // The lowest shard nobody holds; when every one is held, wait for one at random.
+    const head =
+      (await tx.query<HeadRow>(sql('take-free-shard'), [shards])).rows[0] ??
+      (await tx.query<HeadRow>(sql('take-shard'), [randomInt(shards)])).rows[0] ??
+      (await tx.query<HeadRow>(sql('take-shard'), [0])).rows[0];
+    if (!head) throw new Error('lineage: no shard head rows (migration 140 not applied?)');
+    held.set(tx, Number(head.shard));
+    return head;
+  }
+
   async function append(tx: Queryable, inputs: LineageEntryInput[]): Promise<LineageEntry[]> {
     if (inputs.length === 0) return [];
-    await tx.query('select pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
-    const tail = await tx.query<{ seq: string; hash: string }>(
-      'select seq, hash from lineage order by seq desc limit 1',
+    const head = await takeShard(tx);
+    const shard = Number(head.shard);
+    const entries = chain({ seq: Number(head.seq), hash: head.hash }, inputs).map(
+      (e): LineageEntry => ({ ...e, shard }),
     );
-    const last = tail.rows[0];
-    const entries = chain(
-      last ? { seq: Number(last.seq), hash: last.hash } : { seq: 0, hash: GENESIS_HASH },
-      inputs,
-    );
-    const params: unknown[] = [];
-    const values = entries.map((e, i) => {
-      params.push(e.seq, e.messageId, e.stage, e.at, JSON.stringify(e.detail), e.prevHash, e.hash);
-      const b = i * 7;
-      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}::jsonb, $${b + 6}, $${b + 7})`;
-    });
-    await tx.query(
-      `insert into lineage (seq, message_id, stage, at, detail, prev_hash, hash) values ${values.join(', ')}`,
-      params,
-    );
+    const r = await tx.query<{ id: string | number; seq: string | number }>(sql('insert'), [
+      shard,
+      entries.map((e) => e.seq),
+      entries.map((e) => e.messageId),
+      entries.map((e) => e.stage),
+      entries.map((e) => e.at),
+      entries.map((e) => JSON.stringify(e.detail)),
+      entries.map((e) => e.prevHash),
+      entries.map((e) => e.hash),
+    ]);
+    const ids = new Map(r.rows.map((x) => [Number(x.seq), Number(x.id)]));
+    for (const e of entries) e.id = ids.get(e.seq);
+    if (checkpointer.appended(entries.length)) await checkpointer.write(tx);
     return entries;
   }
 
   async function entriesFor(messageId: string): Promise<LineageEntry[]> {
-    const r = await db.query<EntryRow>('select * from lineage where message_id = $1 order by seq', [
-      messageId,
-    ]);
+    const r = await db.query<EntryRow>(sql('entries-for'), [messageId]);
     return r.rows.map(toEntry);
   }
 
@@ -111,11 +138,7 @@ export function createLineageStore(db: Database): LineageStore {
       sha256: string;
       received_at: Date | string;
       status: string;
-    }>(
-      `select message_id, channel, control_id, sender, message_type, sha256, received_at, status
-         from inbox where message_id = $1`,
-      [messageId],
-    );
+    }>(sql('record-source'), [messageId]);
     const row = m.rows[0];
     if (!row) return undefined;
     const entries = await entriesFor(messageId);
@@ -138,21 +161,31 @@ export function createLineageStore(db: Database): LineageStore {
           : new Date(row.received_at)
         ).toISOString(),
       },
-      stages: entries.map((e) => ({ ...e.detail, stage: e.stage, at: e.at, seq: e.seq, hash: e.hash })),
+      stages: entries.map((e) => ({
+        ...e.detail,
+        stage: e.stage,
+        at: e.at,
+        seq: e.seq,
+        hash: e.hash,
+        ...(e.shard ? { shard: e.shard } : {}),
+      })),
       outputs,
     };
   }
 
   return {
+    shards,
     append,
     appendNow: (inputs) => db.transaction((tx) => append(tx, inputs)),
+    checkpoint: () =>
+      db.transaction(async (tx) => {
+        await ensureShards(db.kind === 'postgres' ? db : tx);
+        return checkpointer.write(tx);
+      }),
     entriesFor,
     record,
     async byControlId(controlId) {
-      const ids = await db.query<{ message_id: string }>(
-        'select message_id from inbox where control_id = $1 order by received_at',
-        [controlId],
-      );
+      const ids = await db.query<{ message_id: string }>(sql('by-control-id'), [controlId]);
       const out: LineageRecord[] = [];
       for (const { message_id } of ids.rows) {
         const r = await record(message_id);
@@ -160,94 +193,6 @@ export function createLineageStore(db: Database): LineageStore {
       }
       return out;
     },
-    async verify() {
-      // Walk the chain in pages so a long trail never sits in memory at once.
-      const page = 5000;
-      const problems: ChainProblem[] = [];
-      let cursor = { seq: 0, hash: GENESIS_HASH };
-      let total = 0;
-      for (;;) {
-        const r = await db.query<EntryRow>('select * from lineage where seq > $1 order by seq limit $2', [
-          cursor.seq,
-          page,
-        ]);
-        const entries = r.rows.map(toEntry);
-        const res = verifyChain(entries, cursor, problems);
-        total += res.entries;
-        cursor = { seq: res.headSeq, hash: res.head };
-        if (entries.length < page) break;
-      }
-      problems.push(...(await anchorProblems(db, cursor, total, problems.length > 0)));
-      if (problems.length === 0) return { ok: true, entries: total, head: cursor.hash, headSeq: cursor.seq };
-      const first = problems[0]!;
-      return {
-        ok: false,
-        entries: total,
-        brokenAt: first.seq,
-        reason: first.reason,
-        problems,
-        head: cursor.hash,
-        headSeq: cursor.seq,
-      };
-    },
+    verify: () => verifyLineage(db),
   };
-}
-
-/**
- * Checks the chain's end against what the database recorded beside it: the head anchor (kept by a
- * trigger on every insert), so removing the newest entries shows; and the inbox, so a message
- * whose entries were all removed shows.
- */
-async function anchorProblems(
-  db: Database,
-  last: { seq: number; hash: string },
-  total: number,
-  broken: boolean,
-) {
-  const problems: ChainProblem[] = [];
-  const head = (
-    await db.query<{ seq: string | number; hash: string; entries: string | number }>(
-      'select seq, hash, entries from lineage_head where id = 1',
-    )
-  ).rows[0];
-  if (!head) {
-    problems.push({ seq: last.seq, kind: 'removed', reason: 'the lineage head anchor was removed' });
-  } else {
-    const seq = Number(head.seq);
-    if (seq > last.seq) {
-      problems.push({
-        seq: last.seq + 1,
-        kind: 'removed',
-        reason: `the chain ends at entry ${last.seq} but the head anchor records entry ${seq}: ${
-          seq === last.seq + 1 ? `entry ${seq}` : `entries ${last.seq + 1}-${seq}`
-        } removed from the end`,
-      });
-    } else if (seq === last.seq && head.hash !== last.hash) {
-      problems.push({
-        seq,
-        kind: 'altered',
-        reason: `entry ${seq} (the newest) does not match the head anchor's hash`,
-      });
-    } else if (!broken && Number(head.entries) !== total) {
-      // Only when nothing else showed: a removal in the middle is already named by its gap.
-      problems.push({
-        seq: last.seq,
-        kind: 'removed',
-        reason: `${Number(head.entries)} entries were appended but ${total} remain`,
-      });
-    }
-  }
-  const orphans = await db.query<{ message_id: string }>(
-    `select message_id from inbox i
-      where not exists (select 1 from lineage l where l.message_id = i.message_id)
-      order by received_at limit 10`,
-  );
-  for (const o of orphans.rows) {
-    problems.push({
-      seq: 0,
-      kind: 'removed',
-      reason: `message ${o.message_id} is stored but has no lineage entry`,
-    });
-  }
-  return problems;
 }

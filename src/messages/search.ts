@@ -221,7 +221,7 @@ async function lineageSummaries(
     reason: string | null;
   }>(
     `select message_id, stage, at, detail->'outputs' as outputs, detail->>'reason' as reason
-       from lineage where message_id = any($1::text[]) order by message_id, seq`,
+       from lineage where message_id = any($1::text[]) order by message_id, id`,
     [ids],
   );
   for (const e of r.rows) {

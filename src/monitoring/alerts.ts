@@ -9,8 +9,7 @@ import { createHash } from 'node:crypto';
 import type { Queryable } from '../db/database.js';
 import { canonicalJson } from '../lineage/chain.js';
 import type { LineageStore } from '../lineage/store.js';
-import type { MonitoringReport } from './monitor.js';
-import type { FeatureReport, Problem } from './report.js';
+import type { FeatureReport, Problem, performance, Status, scoreReport } from './report.js';
 
 export interface WantedAlert {
   fingerprint: string;
@@ -45,8 +44,23 @@ function alert(
   return { fingerprint: fingerprint(labels), labels, annotations: { summary }, evidence };
 }
 
+/**
+ * The part of a monitoring report the alert rules read. monitor.ts builds the whole report and
+ * calls these rules, so the rules name only what they need and never import monitor.ts back.
+ */
+export interface AlertInput {
+  model: string;
+  version: string;
+  alias: string | null;
+  window: { from: string | null; to: string | null; n: number };
+  features: readonly FeatureReport[];
+  sources: ReadonlyArray<{ source: string; features: readonly FeatureReport[] }>;
+  score: ReturnType<typeof scoreReport>;
+  performance: Pick<ReturnType<typeof performance>, 'auroc' | 'labelled'> & { status: Status };
+}
+
 /** The alerts a report calls for. */
-export function wantedAlerts(r: MonitoringReport): WantedAlert[] {
+export function wantedAlerts(r: AlertInput): WantedAlert[] {
   const out: WantedAlert[] = [];
   const base = { model: r.model, version: r.version, severity: 'critical' };
   const window = { from: r.window.from, to: r.window.to, n: r.window.n, alias: r.alias };

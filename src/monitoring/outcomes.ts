@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { GatewayError } from '../errors/codes.js';
 import { parseDuration } from '../features/mapping-schema.js';
 import type { ClinicalEvent } from '../normalize/event.js';
 import type { MonitoredInput } from '../pipeline/monitored-input.js';
@@ -64,8 +65,12 @@ export const outcomeSchema = z.strictObject({
 export type OutcomeDefinition = z.infer<typeof outcomeSchema> & { file: string; horizonMs: number };
 export type OutcomeRule = OutcomeDefinition['rules'][number];
 
-export class OutcomeError extends Error {
+/** GW_OUTCOMES_INVALID: an outcome definition file is invalid (no start). */
+export class OutcomeError extends GatewayError {
   override name = 'OutcomeError';
+  constructor(message: string) {
+    super('GW_OUTCOMES_INVALID', message);
+  }
 }
 
 /** Every `*.yaml` in dir (none when it does not exist); a bad file stops start-up naming file and key. */

@@ -2,7 +2,11 @@ import { readFileSync } from 'node:fs';
 import { register } from 'node:module';
 import type { Attributes, Context } from '@opentelemetry/api';
 import type { tracing } from '@opentelemetry/sdk-node';
-import type { Tracing } from './otel-start.js';
+
+export interface Tracing {
+  /** Ends and exports every span still buffered (call after the gateway closed). */
+  shutdown(): Promise<void>;
+}
 
 /**
  * The OpenTelemetry Node SDK, configured by the standard variables (OTEL_TRACES_EXPORTER,

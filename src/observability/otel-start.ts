@@ -1,3 +1,4 @@
+import type { Tracing } from './otel-sdk.js';
 /**
  * Whether the standard OpenTelemetry variables ask for traces, decided without loading the SDK:
  * with none of them set the gateway never imports it (no cost, no hooks). Asked for by
@@ -15,10 +16,8 @@ export function tracingRequested(env: Record<string, string | undefined>): boole
   return !!(env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim());
 }
 
-export interface Tracing {
-  /** Ends and exports every span still buffered (call after the gateway closed). */
-  shutdown(): Promise<void>;
-}
+// The type only: otel-sdk.ts itself loads when tracing is asked for (the import() below).
+export type { Tracing };
 
 /**
  * Starts the SDK when asked for (see tracingRequested), before the modules it instruments are

@@ -15,8 +15,8 @@ import { normalizeHl7 } from '../normalize/hl7v2.js';
 import { patientKey } from '../normalize/patient-key.js';
 import { RawCipherError } from '../security/raw-cipher.js';
 import { type CoreContext, type FeatureState, fail, type MappedMessage, stateKey, written } from './core.js';
+import type { PipelineDeps } from './deps.js';
 import { createPredictionWriter, PermanentFailure } from './prediction.js';
-import type { PipelineDeps } from './process.js';
 import { requestsOf, type ScoreResult, withScores } from './score.js';
 import { inSpans } from './spans.js';
 

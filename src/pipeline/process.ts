@@ -10,61 +10,20 @@
  * finish is idempotent (feature upserts by time, conditional creates).
  */
 import { type Context, context, type Link, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { Database } from '../db/database.js';
-import type { Mapping } from '../features/mapping.js';
-import type { FeatureStore } from '../features/state.js';
 import { type InboxRow, readForProcessing, traceparentOf } from '../inbox/processing.js';
-import type { LineageOutput, LineageStore } from '../lineage/store.js';
-import type { ModelRegistry } from '../models/runtime/loader.js';
+import type { LineageOutput } from '../lineage/store.js';
 import type { ClinicalEvent } from '../normalize/event.js';
 import { patientKey } from '../normalize/patient-key.js';
-import type { Logger } from '../observability/logger.js';
 import { errorInfo } from '../observability/logger.js';
-import type { Metrics } from '../observability/metrics.js';
 import { contextFrom, inSpan, outsideTraces, SpanKind } from '../observability/tracing.js';
-import type { RawCipher } from '../security/raw-cipher.js';
-import type { FhirWriter } from '../writeback/fhir/writer.js';
 import { createBatchSteps, type Item, type Job } from './batch-steps.js';
 import { type CoreContext, type MappedMessage, mapMessage, unparsed } from './core.js';
+import type { PipelineDeps } from './deps.js';
 import { createFinisher, type Ending } from './finish.js';
-import type { FinishHook } from './finish-hooks.js';
-import { PermanentFailure, type PredictionWriterDeps } from './prediction.js';
-
-export interface PipelineDeps {
-  db: Database;
-  lineage: LineageStore;
-  mappings: readonly Mapping[];
-  models: ModelRegistry;
-  features: FeatureStore;
-  writer: FhirWriter;
-  logger: Logger;
-  metrics: Metrics;
-  defaultTimezone: string;
-  identifierSystem(assigner: string | undefined): string;
-  /**
-   * Validate every resource before writing. Off for the embedded store, which validates what it
-   * is given itself (and answers 400 with the issues).
-   */
-  validateBeforeWrite: boolean;
-  /** Opens raw bodies sealed at rest. */
-  cipher: RawCipher;
-  /** The model card DocumentReference, written with a version's first result (PredictionWriterDeps). */
-  modelCard?: PredictionWriterDeps['modelCard'];
-  now?: () => Date;
-  /** Rows written with a message's outcome, in its transaction (the egress outbox: ORU, application ACKs). */
-  onFinish?: FinishHook;
-  /** FHIR inputs (channels `fhir`, `subscription`): JSON bytes -> event (src/normalize/fhir/rows.ts). */
-  normalizeFhir?(row: InboxRow, bytes: Buffer): Promise<ClinicalEvent>;
-  /** Keyed digests of the patient's identifiers, kept with the message for search by patient. */
-  patientDigests?(patient: ClinicalEvent['patient']): string[];
-  /** Most messages in one batch (default 64). */
-  maxBatch?: number;
-  /** Batches processed at once (default 2): one writes while the next reads and scores. */
-  maxBatchesInFlight?: number;
-}
+import { PermanentFailure } from './prediction.js';
 
 export { type FinishedMessage, type FinishHook, finishHooks } from './finish-hooks.js';
-export type { InboxRow };
+export type { InboxRow, PipelineDeps };
 export { PermanentFailure };
 
 const tracer = trace.getTracer('ml-gateway', '0.1.0');

@@ -1,3 +1,4 @@
+import { retryClass } from '../errors/retry.js';
 /**
  * Work waiting to be processed: ids of stored messages. Two implementations with one interface: an
  * in-process queue (default) and BullMQ over Redis (REDIS_URL), which lets several gateway
@@ -50,8 +51,12 @@ export function retryDelay(attempt: number, baseMs = 500, maxMs = 60_000, random
   return Math.round(exp * (0.5 + random()));
 }
 
-/** How long to wait when the handler asked to be deferred (an error with `retryAfterMs`). */
+/**
+ * How long to wait when the handler asked to be deferred: an error of retry class `wait`
+ * (errors/retry.ts: circuit open, model overloaded) with `retryAfterMs`.
+ */
 export function deferral(err: unknown): number | undefined {
+  if (retryClass(err) !== 'wait') return undefined;
   const ms = (err as { retryAfterMs?: unknown } | null)?.retryAfterMs;
   return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? ms : undefined;
 }

@@ -83,7 +83,7 @@ export function createReplayer(d: ReplayDeps) {
         skipped.push({
           messageId: r.message_id,
           code: 'GW_IN_PROGRESS',
-          reason: 'the message is still being processed',
+          reason: new GatewayError('GW_IN_PROGRESS').message,
         });
       } else eligible.push(r.message_id);
     }

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { GatewayError } from '../errors/codes.js';
 
 /**
  * Raw message bodies at rest: AES-256-GCM with a 96-bit random IV per message. A sealed body is
@@ -25,8 +26,11 @@ export interface RawCipher {
 }
 
 /** A body that cannot be opened: its key is not configured, or it was altered. No content in the text. */
-export class RawCipherError extends Error {
+export class RawCipherError extends GatewayError {
   override name = 'RawCipherError';
+  constructor(message: string) {
+    super('GW_RAW_UNREADABLE', message);
+  }
 }
 
 const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;

@@ -38,7 +38,7 @@ export const storage: () => Service = () => ({
       ...(rt.opts.schema || config.databaseSchema ? { schema: rt.opts.schema ?? config.databaseSchema } : {}),
     });
     rt.logger.info({ database: rt.db.kind }, 'database ready');
-    rt.lineage = createLineageStore(rt.db);
+    rt.lineage = createLineageStore(rt.db, config.lineage);
     rt.cipher = createRawCipher(
       config.encryption.key ? parseKey(config.encryption.keyId, config.encryption.key) : undefined,
       Object.entries(config.encryption.previousKeys).map(([id, key]) => parseKey(id, key)),

@@ -1,4 +1,6 @@
 import { Client } from 'fhir-kit-client';
+import { GatewayError } from '../errors/codes.js';
+import { retryForStatus } from '../errors/retry.js';
 import type { Bundle, Resource } from '../fhir/types.js';
 import type { SigningKey } from './keys.js';
 import { createTokenProvider, type TokenProvider } from './smart.js';
@@ -17,13 +19,11 @@ export interface SourceConfig {
   timeoutMs: number;
 }
 
-export class SourceError extends Error {
+/** GW_SOURCE_FAILED: `status` is the source server's (0: no answer); a 4xx refusal is never retried. */
+export class SourceError extends GatewayError {
   override name = 'SourceError';
-  constructor(
-    message: string,
-    readonly status: number,
-  ) {
-    super(message);
+  constructor(message: string, status: number) {
+    super('GW_SOURCE_FAILED', { status, retry: retryForStatus(status) }, message);
   }
 }
 

@@ -1,4 +1,6 @@
 import { randomUUID, sign } from 'node:crypto';
+import { GatewayError } from '../errors/codes.js';
+import { retryForStatus } from '../errors/retry.js';
 import type { SigningKey } from './keys.js';
 
 /**
@@ -28,13 +30,11 @@ export function clientAssertion(
   return `${input}.${signature.toString('base64url')}`;
 }
 
-export class TokenError extends Error {
+/** GW_SOURCE_FAILED at the token endpoint: `status` is its answer (0: none). */
+export class TokenError extends GatewayError {
   override name = 'TokenError';
-  constructor(
-    message: string,
-    readonly status: number,
-  ) {
-    super(message);
+  constructor(message: string, status: number) {
+    super('GW_SOURCE_FAILED', { status, retry: retryForStatus(status) }, message);
   }
 }
 

@@ -3,8 +3,8 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { vitalsTransaction } from '../fhir-ingest/resources.js';
 import { runCli } from '../helpers/cli.js';
+import { vitalsTransaction } from '../helpers/fhir-resources.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { adtA01, vitalsOru } from '../helpers/messages.js';
 

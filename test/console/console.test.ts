@@ -46,7 +46,7 @@ describe('the console in a real browser (Debian chromium, playwright-core)', {
     assert.deepEqual(acks, ['AA', 'AA', 'AA', 'AA', 'AA', 'AA', 'AA', 'AA', 'AR']);
     await t.gw.idle();
     // A subscription's state as the notification receiver records it (a real source server's
-    // handshake is tested in test/fhir-ingest/subscription.test.ts): 40 events, then a gap to 42.
+    // handshake is tested in test/intake/fhir/subscription.test.ts): 40 events, then a gap to 42.
     const subs = createSubscriptionStore(t.gw.db);
     const at = (s: number) => new Date(Date.now() - s * 1000);
     await subs.register({

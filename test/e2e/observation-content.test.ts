@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Resource } from '../../src/fhir/types.js';
 import { errorsOf, validateFhir } from '../../src/fhir/validate.js';
-import { HOSP_SYSTEM, vitalsTransaction } from '../fhir-ingest/resources.js';
+import { HOSP_SYSTEM, vitalsTransaction } from '../helpers/fhir-resources.js';
 import { sendMllp, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { msaCode, vitalsOru } from '../helpers/messages.js';
 

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { Hl7ParseError, parseHl7 } from '../../src/hl7/parser.js';
 import { normalizeHl7 } from '../../src/normalize/hl7v2.js';
 
-const DIR = fileURLToPath(new URL('../../fixtures/hl7v2', import.meta.url));
+const DIR = fileURLToPath(new URL('../../fixtures/hl7v2/', import.meta.url));
 const FIXTURES = readdirSync(DIR)
   .filter((f) => f.endsWith('.hl7'))
   .sort()

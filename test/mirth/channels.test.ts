@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { configSchema } from '../../src/config/schema.js';
 import { at, parseXml, textAt, type XmlElement } from '../helpers/xml.js';
 
-const DIR = new URL('../../mirth-channels', import.meta.url);
+const DIR = new URL('../../mirth-channels/', import.meta.url);
 const load = (f: string) => parseXml(readFileSync(new URL(f, DIR), 'utf8'));
 const defaults = configSchema.parse({});
 

@@ -1,5 +1,8 @@
 import type { Database } from '../../db/database.js';
 import { GatewayError } from '../../errors/codes.js';
+import { operationOutcome } from '../../errors/outcome.js';
+import { storeError } from '../../errors/store.js';
+import { type InputEntry, isError, parseInput, resourceIdentity } from '../../fhir/input.js';
 import type {
   Bundle,
   BundleEntry,
@@ -8,11 +11,9 @@ import type {
   Resource,
 } from '../../fhir/types.js';
 import type { Inbox } from '../../inbox/inbox.js';
-import { isDataError } from '../../inbox/storable.js';
+import { groupBundle, groupByPatient, groupControlId, UNLINKED } from '../../normalize/fhir/grouping.js';
 import type { PatientLinks } from '../../normalize/fhir/patients.js';
 import { errorInfo, type Logger } from '../../observability/logger.js';
-import { groupBundle, groupByPatient, groupControlId, UNLINKED } from './grouping.js';
-import { type InputEntry, isError, parseInput, resourceIdentity } from './input.js';
 
 /**
  * `POST /ingest/fhir` (transport-agnostic core): a resource or a Bundle in; every resource
@@ -42,10 +43,7 @@ export interface ReceiveOptions {
   sender: string;
 }
 
-export const outcome = (issues: OperationOutcomeIssue[]): OperationOutcome => ({
-  resourceType: 'OperationOutcome',
-  issue: issues,
-});
+export const outcome = (issues: OperationOutcomeIssue[]): OperationOutcome => operationOutcome(issues);
 const info = (text: string) =>
   outcome([{ severity: 'information', code: 'informational', details: { text } }]);
 
@@ -171,24 +169,10 @@ export function createFhirIntake(d: FhirIntakeDeps) {
       }
     } catch (err) {
       // A row the database refuses for its data (a NUL, an index row too large) is not worth a retry.
-      const gw =
-        err instanceof GatewayError
-          ? err
-          : isDataError(err)
-            ? new GatewayError('GW_STORE_REFUSED', String((err as { code: string }).code))
-            : new GatewayError('GW_STORE_UNAVAILABLE');
+      const gw = storeError(err);
       if (!(err instanceof GatewayError))
         d.logger.error({ channel: o.channel, err: errorInfo(err) }, 'FHIR intake failed');
-      return {
-        status: gw.status,
-        body: outcome([
-          {
-            severity: 'error',
-            code: gw.ack === 'AR' ? 'invalid' : 'transient',
-            details: { text: `${gw.code}: ${gw.message}` },
-          },
-        ]),
-      };
+      return { status: gw.status, body: operationOutcome(gw) as OperationOutcome };
     }
     return answer(parsed.body, parsed.bundleType, slots, single);
   }

@@ -1,13 +1,13 @@
-import { GatewayError } from '../../errors/codes.js';
+import { operationOutcome } from '../../errors/outcome.js';
+import { storeError } from '../../errors/store.js';
+import { isError, issue, resourceIdentity, sha256, validateResource } from '../../fhir/input.js';
+import { type Notification, parseNotification, subscriptionId } from '../../fhir/notification.js';
 import type { Bundle, OperationOutcomeIssue, Resource } from '../../fhir/types.js';
 import type { Inbox } from '../../inbox/inbox.js';
-import { isDataError } from '../../inbox/storable.js';
 import type { Logger } from '../../observability/logger.js';
 import { errorInfo } from '../../observability/logger.js';
 import type { SourceClient } from '../../sources/client.js';
-import { isError, issue, resourceIdentity, sha256, validateResource } from './input.js';
 import { type FhirAnswer, outcome } from './intake.js';
-import { type Notification, parseNotification, subscriptionId } from './notification.js';
 import { subscriptionFacts } from './subscription-resource.js';
 import type { SubscriptionStore } from './subscription-store.js';
 
@@ -320,22 +320,8 @@ export function createSubscriptionReceiver(d: ReceiverDeps) {
       };
     } catch (err) {
       // A row the database refuses for its data (a NUL, an index row too large) is not worth a retry.
-      const gw =
-        err instanceof GatewayError
-          ? err
-          : isDataError(err)
-            ? new GatewayError('GW_STORE_REFUSED', String((err as { code: string }).code))
-            : new GatewayError('GW_STORE_UNAVAILABLE');
-      return {
-        status: gw.status,
-        body: outcome([
-          {
-            severity: 'error',
-            code: gw.ack === 'AR' ? 'invalid' : 'transient',
-            details: { text: `${gw.code}: ${gw.message}` },
-          },
-        ]),
-      };
+      const gw = storeError(err);
+      return { status: gw.status, body: operationOutcome(gw) };
     }
   }
 

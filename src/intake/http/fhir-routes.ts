@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { GatewayError } from '../../errors/codes.js';
 import { jwks } from '../../sources/keys.js';
 import { outcome } from '../fhir/intake.js';
 import type { FhirIngest } from '../fhir/service.js';
@@ -66,12 +67,9 @@ export function registerFhirIngestRoutes(app: FastifyInstance, fhir: FhirIngest)
     try {
       created = await source.create(buildSubscription({ ...b }));
     } catch (err) {
-      return reply.status(502).send({ error: { code: 'GW_SOURCE_FAILED', message: (err as Error).message } });
+      throw err instanceof GatewayError ? err : new GatewayError('GW_SOURCE_FAILED', (err as Error).message);
     }
-    if (!created.id)
-      return reply
-        .status(502)
-        .send({ error: { code: 'GW_SOURCE_FAILED', message: 'the source returned no Subscription id' } });
+    if (!created.id) throw new GatewayError('GW_SOURCE_FAILED', 'the source returned no Subscription id');
     await fhir.store.register({
       source: source.name,
       subscription: created.id,

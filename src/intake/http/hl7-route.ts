@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { httpStatusOfAck } from '../../acks/policy.js';
 import { GatewayError } from '../../errors/codes.js';
 import type { Hl7Intake } from '../hl7-intake.js';
 
@@ -47,10 +48,9 @@ export function registerHl7Route(app: FastifyInstance, intake: Hl7Intake, o: Hl7
         return reply.status(413).type('x-application/hl7-v2+er7').send(r.ack);
       }
       const r = await intake.receive(body, 'http');
-      const worst = r.code === 'AA' || r.code === 'CA' ? 0 : r.code === 'AR' || r.code === 'CR' ? 1 : 2;
       // A batch ACK is one message; otherwise one ACK per message, one after another.
       const acks = r.ack.startsWith('FHS') || r.ack.startsWith('BHS') ? [r.ack] : r.acks;
-      return reply.status([200, 400, 503][worst]!).type('x-application/hl7-v2+er7').send(acks.join('\n'));
+      return reply.status(httpStatusOfAck(r.code)).type('x-application/hl7-v2+er7').send(acks.join('\n'));
     });
   });
 }

@@ -19,7 +19,6 @@ import {
   aliasHistory,
   audit,
   auditLog,
-  GovernanceError,
   getVersion,
   listVersions,
   type ModelVersion,
@@ -45,17 +44,9 @@ export interface ModelRouteDeps {
 
 const NAME = /^[a-z][a-z0-9-]*$/;
 
-function conflict(message: string): GatewayError {
-  return Object.assign(new GatewayError('GW_BAD_REQUEST', message), { status: 409 });
-}
-
+/** A governance refusal is a GovernanceError (MODEL_GOVERNANCE, 409), sent by the one error handler. */
 async function governed<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof GovernanceError) throw conflict(err.message);
-    throw err;
-  }
+  return await fn();
 }
 
 function publicVersion(v: ModelVersion) {

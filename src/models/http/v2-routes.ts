@@ -11,10 +11,8 @@ import { GatewayError } from '../../errors/codes.js';
 import type { LineageStore } from '../../lineage/store.js';
 import { modelAccess, principalName } from '../registry/access.js';
 import { getVersion } from '../registry/governance.js';
-import { ModelDeadlineError, ModelOverloadedError } from '../runtime/batcher.js';
 import type { GovernedRegistry } from '../runtime/governed.js';
 import type { LoadedModel } from '../runtime/onnx-model.js';
-import { RemoteModelError } from '../runtime/remote.js';
 
 interface V2Tensor {
   name: string;
@@ -59,26 +57,6 @@ function flatten(data: unknown[]): number[] {
   return out;
 }
 
-/** Back-pressure and deadlines as HTTP: 503 (with Retry-After) when the queue is full, 504, 502. */
-async function scoreOr503(reply: FastifyReply, fn: () => Promise<number[]>): Promise<number[]> {
-  try {
-    return await fn();
-  } catch (err) {
-    const status =
-      err instanceof ModelOverloadedError
-        ? 503
-        : err instanceof ModelDeadlineError
-          ? 504
-          : err instanceof RemoteModelError
-            ? 502
-            : 0;
-    if (!status) throw err;
-    if (err instanceof ModelOverloadedError)
-      reply.header('retry-after', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
-    throw Object.assign(new GatewayError('GW_BAD_REQUEST', (err as Error).message), { status });
-  }
-}
-
 export function registerV2Routes(
   app: FastifyInstance,
   d: { db: Database; models: GovernedRegistry; lineage: LineageStore },
@@ -101,7 +79,7 @@ export function registerV2Routes(
     },
   );
 
-  const infer = async (req: FastifyRequest, reply: FastifyReply) => {
+  const infer = async (req: FastifyRequest, _reply: FastifyReply) => {
     const { name, version } = req.params as { name: string; version?: string };
     const body = (req.body ?? {}) as { id?: unknown; inputs?: V2Tensor[] };
     const model = await pick(d, name, version);
@@ -116,9 +94,10 @@ export function registerV2Routes(
     if ((input.shape.length === 2 && input.shape[1] !== width) || values.length !== rows * width)
       throw badRequest(`expected shape [N, ${width}] with N * ${width} values`);
     if (!values.every(Number.isFinite)) throw badRequest('inputs must be finite numbers');
-    const scores = await scoreOr503(reply, () =>
-      rows === 1 ? model.predict([values]) : model.predict(Float32Array.from(values), rows),
-    );
+    // MODEL_OVERLOADED 503 (Retry-After), MODEL_DEADLINE 504, MODEL_REMOTE 502: the one error handler's.
+    const scores = await (rows === 1
+      ? model.predict([values])
+      : model.predict(Float32Array.from(values), rows));
     const id = typeof body.id === 'string' && body.id.length <= 128 ? body.id : randomUUID();
     const alias = d.models.aliasOf(name, model.version) ?? null;
     await d.lineage.appendNow([

@@ -2,12 +2,12 @@
  * A model card rendered for people (Markdown) and for the EHR (FHIR R4), in the manner of the HL7
  * AI Transparency on FHIR IG: a Device of type artificial intelligence for each model version and
  * a DocumentReference (type AIModelCard) carrying the Markdown card, whose subject is that Device.
- * Every Provenance the gateway writes names the card's DocumentReference (writeback/builders.ts).
+ * Every Provenance the gateway writes names the card's DocumentReference (fhir/model-device.ts).
  */
 
+import { buildModelDevice, modelCardDocumentId } from '../../fhir/model-device.js';
 import { AI_INPUTS_CS, AI_MODEL_CARD_PROFILE, MODEL_CARD_DOCUMENT_PROFILE } from '../../fhir/profiles.js';
 import type { Bundle, Resource } from '../../fhir/types.js';
-import { buildModelDevice, modelCardDocumentId } from '../../writeback/fhir/builders.js';
 import type { ModelCard } from './card.js';
 
 /** The IG's codes for model cards (DocumentReference.type and .category). */

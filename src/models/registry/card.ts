@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { GatewayError } from '../../errors/codes.js';
 import { monitoringSchema } from './reference.js';
 
 const coding = z.strictObject({
@@ -131,13 +132,12 @@ export type ModelCard = z.infer<typeof modelCardSchema>;
 export type Coding = z.infer<typeof coding>;
 export type ThresholdBand = z.infer<typeof threshold>;
 
-export class ModelCardError extends Error {
-  readonly code = 'MODEL_CARD_INVALID';
+export class ModelCardError extends GatewayError {
   constructor(
     readonly file: string,
     message: string,
   ) {
-    super(`model card ${file}: ${message}`);
+    super('MODEL_CARD_INVALID', file, message);
     this.name = 'ModelCardError';
   }
 }

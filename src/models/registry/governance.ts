@@ -4,8 +4,9 @@
  * running sessions live in governed.ts.
  */
 import type { Database, Queryable } from '../../db/database.js';
-import type { OnnxSignature } from '../runtime/onnx-model.js';
+import { GatewayError } from '../../errors/codes.js';
 import type { ModelCard } from './card.js';
+import type { OnnxSignature } from './signature.js';
 
 export const ALIASES = ['production', 'shadow', 'canary'] as const;
 export type Alias = (typeof ALIASES)[number];
@@ -57,10 +58,9 @@ export interface AliasMove {
 }
 
 /** A governance rule refused the change (status 409 on HTTP, exit 1 on the CLI). */
-export class GovernanceError extends Error {
-  readonly code = 'MODEL_GOVERNANCE';
+export class GovernanceError extends GatewayError {
   constructor(message: string) {
-    super(message);
+    super('MODEL_GOVERNANCE', message);
     this.name = 'GovernanceError';
   }
 }

@@ -7,8 +7,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import type { OnnxSignature } from '../runtime/onnx-model.js';
+import { GatewayError } from '../../errors/codes.js';
 import { type MonitoringSpec, monitoringSchema } from './reference.js';
+import type { OnnxSignature } from './signature.js';
 
 const tensorSpec = z.object({
   type: z.literal('tensor'),
@@ -43,9 +44,9 @@ export interface MlflowModel {
   signature: { inputs: Array<z.infer<typeof tensorSpec>>; outputs: Array<z.infer<typeof tensorSpec>> };
 }
 
-export class MlflowError extends Error {
+export class MlflowError extends GatewayError {
   constructor(dir: string, message: string) {
-    super(`MLflow model ${dir}: ${message}`);
+    super('MODEL_MLFLOW_INVALID', dir, message);
     this.name = 'MlflowError';
   }
 }

@@ -13,8 +13,9 @@
  * its own arrival, so a deadline can only come early, never late).
  */
 import type { InferenceSession } from 'onnxruntime-node';
+import { GatewayError } from '../../errors/codes.js';
 import { type InferenceThread, routeBatches, startModelThread } from './inference-thread.js';
-import { type LoadedModel, ModelInputError, type Scores } from './onnx-model.js';
+import { type LoadedModel, ModelInputError, type Run, type Scores } from './onnx-model.js';
 
 export interface BatcherOptions {
   maxBatchSize: number;
@@ -39,21 +40,18 @@ export interface BatcherObserver {
   closed?(): void;
 }
 
-export class ModelOverloadedError extends Error {
-  readonly code = 'MODEL_OVERLOADED';
-  /** Asks the work queue to run the message again later without using an attempt. */
-  readonly retryAfterMs: number;
+/** Back-pressure (retry class `wait`): asks the work queue to run the message again later without using an attempt. */
+export class ModelOverloadedError extends GatewayError {
+  declare readonly retryAfterMs: number;
   constructor(model: string, queued: number, retryAfterMs = 50) {
-    super(`model ${model}: ${queued} requests already queued; retry later`);
+    super('MODEL_OVERLOADED', { retryAfterMs }, model, String(queued));
     this.name = 'ModelOverloadedError';
-    this.retryAfterMs = retryAfterMs;
   }
 }
 
-export class ModelDeadlineError extends Error {
-  readonly code = 'MODEL_DEADLINE';
+export class ModelDeadlineError extends GatewayError {
   constructor(model: string, ms: number) {
-    super(`model ${model}: request not started within its deadline of ${ms} ms`);
+    super('MODEL_DEADLINE', model, String(ms));
     this.name = 'ModelDeadlineError';
   }
 }
@@ -74,8 +72,7 @@ export interface Batcher {
   close(): Promise<void>;
 }
 
-/** Scores `n` rows of `data`: one score per row, or the model's output column (see Scores). */
-export type Run = (data: Float32Array, n: number) => Promise<ArrayLike<number> | Scores>;
+export type { Run };
 
 type Resolve = (v: number) => void;
 type Reject = (e: unknown) => void;

@@ -13,7 +13,7 @@
 
 import { Worker } from 'node:worker_threads';
 import type { InferenceSession } from 'onnxruntime-node';
-import type { Run } from './batcher.js';
+import { GatewayError } from '../../errors/codes.js';
 import {
   bytesFor,
   DONE,
@@ -26,7 +26,7 @@ import {
   slotViews,
   stateWord as state,
 } from './inference-layout.js';
-import type { LoadedModel } from './onnx-model.js';
+import type { LoadedModel, Run } from './onnx-model.js';
 
 /** Atomics.waitAsync: in Node since 16, typed only from lib ES2024 (which Node 20 does not fully have). */
 const waitAsync = (
@@ -74,10 +74,9 @@ export interface InferenceThread {
 }
 
 /** A batch the inference thread could not run: the error onnxruntime gave. */
-export class InferenceThreadError extends Error {
-  readonly code = 'MODEL_THREAD';
+export class InferenceThreadError extends GatewayError {
   constructor(label: string, message: string) {
-    super(`model ${label}: ${message}`);
+    super('MODEL_THREAD', label, message);
     this.name = 'InferenceThreadError';
   }
 }

@@ -4,6 +4,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
+import { GatewayError } from '../../errors/codes.js';
 import { loadModelCard, type ModelCard, ModelCardError } from '../registry/card.js';
 import { type LoadedModel, type OpenModelOptions, openModelBytes } from './onnx-model.js';
 
@@ -12,14 +13,13 @@ export type { LoadedModel, OpenModelOptions } from './onnx-model.js';
 export { ModelInputError, ModelIntegrityError, ModelValidationError } from './onnx-model.js';
 
 /** A mapping's feature list is not the model's feature list in the model's order. */
-export class FeatureOrderError extends Error {
-  readonly code = 'FEATURE_ORDER';
+export class FeatureOrderError extends GatewayError {
   constructor(
     readonly mappingFile: string,
     readonly model: string,
     message: string,
   ) {
-    super(message);
+    super('MODEL_FEATURE_ORDER', message);
     this.name = 'FeatureOrderError';
   }
 }

@@ -6,41 +6,38 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
+import { GatewayError } from '../../errors/codes.js';
 import type { ModelCard } from '../registry/card.js';
+import type { OnnxSignature, TensorSignature } from '../registry/signature.js';
 
 /** The ONNX bytes are not the ones the card was signed off with. */
-export class ModelIntegrityError extends Error {
-  readonly code = 'MODEL_INTEGRITY';
+export class ModelIntegrityError extends GatewayError {
   constructor(
     readonly cardFile: string,
     readonly onnxFile: string,
     readonly expected: string,
     readonly actual: string,
   ) {
-    super(
-      `model card ${cardFile}: refusing ${onnxFile}: sha256 is ${actual} but the card expects ${expected}`,
-    );
+    super('MODEL_INTEGRITY', cardFile, onnxFile, actual, expected);
     this.name = 'ModelIntegrityError';
   }
 }
 
 /** The ONNX graph does not match its card (input/output names, feature count, golden cases). */
-export class ModelValidationError extends Error {
-  readonly code = 'MODEL_INVALID';
+export class ModelValidationError extends GatewayError {
   constructor(
     readonly cardFile: string,
     message: string,
   ) {
-    super(`model card ${cardFile}: ${message}`);
+    super('MODEL_INVALID', cardFile, message);
     this.name = 'ModelValidationError';
   }
 }
 
 /** Rows handed to `predict` have the wrong shape or non-finite values. */
-export class ModelInputError extends Error {
-  readonly code = 'MODEL_INPUT';
+export class ModelInputError extends GatewayError {
   constructor(model: string, message: string) {
-    super(`model ${model}: ${message}`);
+    super('MODEL_INPUT', model, message);
     this.name = 'ModelInputError';
   }
 }
@@ -250,15 +247,11 @@ export async function openModelBytes(
   return model;
 }
 
-export interface TensorSignature {
-  name: string;
-  type: string;
-  shape: Array<number | string>;
-}
-export interface OnnxSignature {
-  inputs: TensorSignature[];
-  outputs: TensorSignature[];
-}
+/** Scores `n` rows of `data`: one score per row, or the model's output column (see Scores). */
+export type Run = (data: Float32Array, n: number) => Promise<ArrayLike<number> | Scores>;
+
+// The signature type is the registry's (it stores and compares signatures); reading one is here.
+export type { OnnxSignature, TensorSignature };
 
 function signatureOf(session: ort.InferenceSession): OnnxSignature {
   const sig = (m: ort.InferenceSession.ValueMetadata): TensorSignature =>

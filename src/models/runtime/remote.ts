@@ -4,6 +4,8 @@
  * registered, validated, approved version; the card pins the expected model, golden cases are
  * replayed through the endpoint at validation, and every score is recorded in the lineage.
  */
+
+import { GatewayError } from '../../errors/codes.js';
 import type { ModelVersion } from '../registry/governance.js';
 import { type LoadedModel, ModelInputError } from './onnx-model.js';
 
@@ -14,10 +16,9 @@ export interface RemoteOptions {
 }
 
 /** A V2 endpoint failed or answered something unusable (transient: the message is retried). */
-export class RemoteModelError extends Error {
-  readonly code = 'MODEL_REMOTE';
+export class RemoteModelError extends GatewayError {
   constructor(model: string, message: string) {
-    super(`remote model ${model}: ${message}`);
+    super('MODEL_REMOTE', model, message);
     this.name = 'RemoteModelError';
   }
 }

@@ -1,8 +1,8 @@
+import { isError, issue, parseInput, validateResource } from '../../fhir/input.js';
+import { parseNotification } from '../../fhir/notification.js';
 import type { OperationOutcomeIssue, Resource } from '../../fhir/types.js';
-import { byGroup, type GroupEntry, groupByPatient, UNLINKED } from '../../intake/fhir/grouping.js';
-import { isError, issue, parseInput, validateResource } from '../../intake/fhir/input.js';
-import { parseNotification } from '../../intake/fhir/notification.js';
 import type { ClinicalEvent, PatientInfo } from '../event.js';
+import { byGroup, type GroupEntry, groupByPatient, UNLINKED } from './grouping.js';
 import { infoFromIdentifier, type PatientLinks, subjectOf } from './patients.js';
 import { type IdentifierMapping, normalizeFhir, patientInfo } from './resources.js';
 

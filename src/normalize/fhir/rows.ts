@@ -1,7 +1,7 @@
 import type { Database } from '../../db/database.js';
+import { resourceIdentity } from '../../fhir/input.js';
+import { parseNotification } from '../../fhir/notification.js';
 import type { Resource } from '../../fhir/types.js';
-import { resourceIdentity } from '../../intake/fhir/input.js';
-import { parseNotification } from '../../intake/fhir/notification.js';
 import { PermanentFailure } from '../../pipeline/process.js';
 import type { SourceClient } from '../../sources/client.js';
 import type { ClinicalEvent, FhirInput, PatientInfo } from '../event.js';

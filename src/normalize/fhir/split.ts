@@ -1,6 +1,7 @@
 import type { Database } from '../../db/database.js';
 import type { Resource } from '../../fhir/types.js';
 import type { Inbox } from '../../inbox/inbox.js';
+import type { LineageStore } from '../../lineage/store.js';
 import {
   byGroup,
   type GroupEntry,
@@ -8,8 +9,7 @@ import {
   groupByPatient,
   groupControlId,
   UNLINKED,
-} from '../../intake/fhir/grouping.js';
-import type { LineageStore } from '../../lineage/store.js';
+} from './grouping.js';
 import type { PatientLinks } from './patients.js';
 
 /**

@@ -6,6 +6,9 @@
  */
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
+import { GatewayError } from '../../errors/codes.js';
+import { retryClass } from '../../errors/retry.js';
+
 export interface CircuitBreakerOptions {
   failureThreshold: number;
   cooldownMs: number;
@@ -14,13 +17,15 @@ export interface CircuitBreakerOptions {
 }
 
 /** The write was not tried (or failed while the circuit opened): try again after `retryAfterMs`. */
-export class CircuitOpenError extends Error {
+export class CircuitOpenError extends GatewayError {
   override name = 'CircuitOpenError';
-  constructor(
-    readonly retryAfterMs: number,
-    override readonly cause?: unknown,
-  ) {
-    super(`FHIR server unavailable (circuit open); retry in ${Math.round(retryAfterMs)} ms`);
+  declare readonly retryAfterMs: number;
+  constructor(retryAfterMs: number, cause?: unknown) {
+    super(
+      'GW_FHIR_UNAVAILABLE',
+      { retryAfterMs, ...(cause === undefined ? {} : { cause }) },
+      String(Math.round(retryAfterMs)),
+    );
   }
 }
 
@@ -92,7 +97,7 @@ export function createCircuitBreaker(o: CircuitBreakerOptions): CircuitBreaker {
 /** No answer, a time-out, a rate limit or a 5xx: the FHIR server is failing, not refusing. */
 export function isTransientFhirError(err: unknown): boolean {
   const status = (err as { status?: unknown } | null)?.status;
-  return typeof status === 'number' && (status === 0 || status >= 500 || status === 408 || status === 429);
+  return typeof status === 'number' && retryClass(err) !== 'never';
 }
 
 /** The writer's transactions go through the breaker. */

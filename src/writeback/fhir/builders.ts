@@ -1,17 +1,18 @@
 import { createHash } from 'node:crypto';
 import { contentUri, fhirString, literalReference } from '../../fhir/content-ids.js';
 import {
-  AI_DEVICE_PROFILE,
+  buildModelDevice,
+  deterministicId,
+  type ModelRef,
+  modelCardDocumentId,
+  modelDeviceId,
+} from '../../fhir/model-device.js';
+import {
   AI_DEVICE_TYPE,
-  AI_KIND_EXTENSION,
-  AI_KIND_ML,
-  AI_MODEL_CARD_EXTENSION,
   AI_PROVENANCE_PROFILE,
   AIAST,
   DEFAULT_OBSERVATION_CATEGORY,
   HL7_MESSAGE_SYSTEM_PREFIX,
-  MODEL_DEVICE_PROFILE,
-  MODEL_VERSION_SYSTEM,
   PREDICTION_OBSERVATION_PROFILE,
   PREDICTION_PROVENANCE_PROFILE,
   PREDICTION_SYSTEM,
@@ -19,19 +20,8 @@ import {
 } from '../../fhir/profiles.js';
 import type { Bundle, BundleEntry, Coding, Resource } from '../../fhir/types.js';
 
-/** The part of a model card the writer needs (the registry owns the full type). */
-export interface ModelRef {
-  name: string;
-  version: string;
-  sha256: string;
-  card: {
-    output: {
-      code: { system: string; code: string; display?: string };
-      unit: { code: string; display?: string };
-      category?: { system: string; code: string; display?: string };
-    };
-  };
-}
+// The model's own FHIR face (Device, card id) lives in fhir/model-device.ts, below the registry.
+export { buildModelDevice, deterministicId, type ModelRef, modelCardDocumentId, modelDeviceId };
 
 export interface PredictionInput {
   /** Stable id of the triggering event (e.g. the gateway message id). */
@@ -54,27 +44,12 @@ export interface PredictionInput {
   hl7Sources: Array<{ sender: string; controlId: string }>;
 }
 
-/**
- * A FHIR id (`[A-Za-z0-9\-.]{1,64}`) derived from the parts: the sha256 hex of the parts joined
- * with a unit separator (64 chars), so the same source always yields the same id.
- */
-export function deterministicId(...parts: string[]): string {
-  return createHash('sha256').update(parts.join('\u001f')).digest('hex');
-}
-
 /** A urn:uuid (RFC 4122 v5 layout) derived from a seed, for transaction fullUrls. */
 function deterministicUuid(seed: string): string {
   const h = createHash('sha256').update(seed).digest('hex');
   const variant = ((Number.parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16);
   return `urn:uuid:${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
-
-export const modelDeviceId = (m: Pick<ModelRef, 'name' | 'version' | 'sha256'>) =>
-  deterministicId('device', m.name, m.version, m.sha256);
-
-/** Id of the DocumentReference carrying a version's model card (models/card-render.ts writes it). */
-export const modelCardDocumentId = (m: Pick<ModelRef, 'name' | 'version' | 'sha256'>) =>
-  deterministicId('model-card', m.name, m.version, m.sha256);
 
 export function predictionIdentifier(p: Pick<PredictionInput, 'eventKey' | 'model'>): string {
   const out = p.model.card.output.code;
@@ -85,28 +60,6 @@ export function predictionIdentifier(p: Pick<PredictionInput, 'eventKey' | 'mode
     p.model.version,
     `${out.system}|${out.code}`,
   );
-}
-
-/** The AI Device of a model version (AI Transparency on FHIR `AI-Device`), naming its model card. */
-export function buildModelDevice(m: ModelRef): Resource {
-  return {
-    resourceType: 'Device',
-    id: modelDeviceId(m),
-    meta: { profile: [MODEL_DEVICE_PROFILE, AI_DEVICE_PROFILE] },
-    extension: [
-      { url: AI_KIND_EXTENSION, valueCodeableConcept: { coding: [{ ...AI_KIND_ML }] } },
-      {
-        url: AI_MODEL_CARD_EXTENSION,
-        valueReference: { reference: `DocumentReference/${modelCardDocumentId(m)}` },
-      },
-    ],
-    identifier: [{ system: MODEL_VERSION_SYSTEM, value: `${m.name}|${m.version}|${m.sha256}` }],
-    status: 'active',
-    deviceName: [{ name: m.name, type: 'model-name' }],
-    type: { coding: [{ ...AI_DEVICE_TYPE }], text: 'artificial intelligence' },
-    version: [{ type: { text: 'model version' }, value: m.version }],
-    property: [{ type: { text: 'sha256' }, valueCode: [{ text: m.sha256 }] }],
-  };
 }
 
 /** A reference by literal reference and/or identifier; every part from content made valid FHIR. */

@@ -1,4 +1,6 @@
 import { Client } from 'fhir-kit-client';
+import { GatewayError } from '../../errors/codes.js';
+import { retryForStatus } from '../../errors/retry.js';
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from '../../fhir/types.js';
 
 export interface FhirWriterOptions {
@@ -31,13 +33,14 @@ export interface FhirWriter {
 }
 
 /** A failed FHIR request: HTTP status (0 when none came back) and the server's OperationOutcome. */
-export class FhirWriteError extends Error {
+/** GW_FHIR_WRITE: `status` is the FHIR server's; its retry class follows it (a 4xx refusal: never). */
+export class FhirWriteError extends GatewayError {
   constructor(
     message: string,
-    readonly status: number,
+    status: number,
     readonly outcome?: OperationOutcome,
   ) {
-    super(message);
+    super('GW_FHIR_WRITE', { status, retry: retryForStatus(status) }, message);
     this.name = 'FhirWriteError';
   }
 }

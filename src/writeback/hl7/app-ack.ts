@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
+import { appAckCode, appAckError, wantsAppAck } from '../../acks/app-ack.js';
+import { type AckPolicy, isEnhanced } from '../../acks/policy.js';
 import { senderAllowed } from '../../acks/senders.js';
 import type { Database, Queryable } from '../../db/database.js';
 import { type AckCode, buildAck } from '../../hl7/ack.js';
 import { decodeHl7Bytes } from '../../hl7/charset.js';
 import { type MshHeader, senderKey, tryReadHeader } from '../../hl7/header.js';
-import type { AckPolicy } from '../../intake/hl7-intake.js';
 import type { LineageStore } from '../../lineage/store.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
@@ -33,28 +34,7 @@ export interface AppAckOptions {
   now?: () => Date;
 }
 
-/** Whether MSH-16 (HL7 table 0155) asks for an application ACK of this outcome. Empty: none. */
-export function wantsAppAck(applicationAckType: string, success: boolean): boolean {
-  switch (applicationAckType.trim().toUpperCase()) {
-    case 'AL':
-      return true;
-    case 'ER':
-      return !success;
-    case 'SU':
-      return success;
-    default:
-      return false;
-  }
-}
-
-/**
- * MSA-1 of the application ACK: `AA` when the message was processed (or had nothing to score); `AE`
- * when it was dead-lettered for what it contains; `AR` when it was dead-lettered after the retries
- * of a transient failure (the gateway could not process it, whatever it contains).
- */
-export function appAckCode(f: Pick<FinishedMessage, 'status' | 'failedAt'>): AckCode {
-  return f.status !== 'failed' ? 'AA' : f.failedAt === 'retries' ? 'AR' : 'AE';
-}
+export { appAckCode, wantsAppAck };
 
 /**
  * The application ACK of a finished message (buildAck: sender and receiver swapped, `ACK^<trigger>^ACK`,
@@ -78,13 +58,7 @@ export function buildAppAck(
     ...(code === 'AA'
       ? {}
       : {
-          error: {
-            hl7Code: f.errorCode ?? '207',
-            text: `GW_PROCESSING_FAILED: processing failed (${f.failedAt ?? 'unknown'}): ${f.reason ?? ''}`.slice(
-              0,
-              240,
-            ),
-          },
+          error: appAckError(f),
         }),
   });
   return { text, code };
@@ -137,7 +111,7 @@ export function createAppAcks(o: AppAckOptions) {
     if (o.mode === 'original') return;
     const header = await headerOf(tx, f);
     if (!header) return; // FHIR input, or a body no longer readable
-    const enhanced = o.mode === 'enhanced' || !!(header.acceptAckType || header.applicationAckType);
+    const enhanced = isEnhanced(o.mode, header);
     if (!enhanced || !wantsAppAck(header.applicationAckType, f.status !== 'failed')) return;
     const sender = senderKey(header);
     const dest = o.destinations.find((d) => d.senders.length === 0 || senderAllowed(header, d.senders));

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { trace } from '@opentelemetry/api';
+import { receivedAck } from '../../acks/received.js';
 import type { Database, Queryable } from '../../db/database.js';
 import type { LineageEntryInput } from '../../lineage/chain.js';
 import type { LineageStore } from '../../lineage/store.js';
@@ -186,9 +187,9 @@ export function createOutbox(o: OutboxOptions) {
       const c = await client(dest);
       const ack = await c.send(message);
       const code = ackCode(ack);
-      if (code === 'AA' || code === 'CA') return { ok: true, code };
-      if (code === 'AR' || code === 'CR')
-        return { ok: false, retry: false, code, reason: `refused (${code})` };
+      const meaning = receivedAck(code);
+      if (meaning === 'accepted') return { ok: true, code: code! };
+      if (meaning === 'never') return { ok: false, retry: false, code: code!, reason: `refused (${code})` };
       return {
         ok: false,
         retry: true,

@@ -1,0 +1,1 @@
+select seq, hash, entries from lineage_head where id = 1

@@ -1,0 +1,1 @@
+select shard, seq, hash, entries from lineage_shard order by shard
