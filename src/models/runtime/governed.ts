@@ -242,7 +242,9 @@ export function createGovernedRegistry(o: GovernedOptions): GovernedRegistry {
           });
           const k = key(model.name, model.version);
           if (v.sha256 === model.sha256 && !loaded.has(k)) {
-            loaded.set(k, Promise.resolve(serve(model, b.bytes)));
+            // Served with the card as the registry keeps it, as any later load of the version is.
+            const recorded = Object.assign(Object.create(model) as LoadedModel, { card: v.card });
+            loaded.set(k, Promise.resolve(serve(recorded, b.bytes)));
             kept = true;
           }
         } finally {
