@@ -13,6 +13,19 @@ on conflict (patient_key, model, feature) do update set
   source_value = excluded.source_value, source_reference = excluded.source_reference, updated_at = now()
 where s.observed_at <= excluded.observed_at
 
+-- name: upsertMany
+-- A batch of several patients and models (the batched pipeline): rows in key order, newest only.
+insert into feature_state as s
+  (patient_key, model, feature, value, unit, observed_at, source_ref, source_unit, source_value, source_reference)
+select v.patient_key, v.model, v.feature, v.value, v.unit, v.observed_at, v.source_ref, v.source_unit, v.source_value, v.source_reference
+  from unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::float8[], $10::text[])
+    as v(patient_key, model, feature, value, unit, observed_at, source_ref, source_unit, source_value, source_reference)
+on conflict (patient_key, model, feature) do update set
+  value = excluded.value, unit = excluded.unit, observed_at = excluded.observed_at,
+  source_ref = excluded.source_ref, source_unit = excluded.source_unit,
+  source_value = excluded.source_value, source_reference = excluded.source_reference, updated_at = now()
+where s.observed_at <= excluded.observed_at
+
 -- name: snapshot
 select feature, value, unit, observed_at, source_ref, source_unit, source_value, source_reference
   from feature_state where patient_key = $1 and model = $2 order by feature

@@ -11,6 +11,13 @@ import type { Mapping } from './mapping.js';
 
 export interface FeatureStore {
   apply(patientKey: string, model: string, values: readonly FeatureValue[]): Promise<void>;
+  /**
+   * The values of many patients and models in one statement (a pipeline batch), rows locked in
+   * key order so that two batches touching the same rows never wait on each other in a circle.
+   */
+  applyMany?(
+    rows: ReadonlyArray<{ patientKey: string; model: string; values: readonly FeatureValue[] }>,
+  ): Promise<void>;
   snapshot(patientKey: string, model: string): Promise<FeatureValue[]>;
   /** The snapshots of many patients in one query (a re-scoring group); patients without state are absent. */
   snapshots(patientKeys: readonly string[], model: string): Promise<Map<string, FeatureValue[]>>;
@@ -27,7 +34,7 @@ interface Row {
   source_reference: string | null;
 }
 
-const q = sql(import.meta.url, 'state', ['upsert', 'snapshot', 'snapshots', 'activePatients'] as const);
+const q = sql(import.meta.url, 'state', ['upsert', 'upsertMany', 'snapshot', 'snapshots', 'activePatients'] as const);
 
 /** The patients of `model` whose feature state changed since `since` (re-scoring plans a round). */
 export async function activePatients(db: Queryable, model: string, since: string): Promise<string[]> {
@@ -62,6 +69,37 @@ export function createFeatureStore(db: Database): FeatureStore {
         batch.map((v) => v.sourceUnit ?? null),
         batch.map((v) => v.sourceValue ?? null),
         batch.map((v) => v.sourceReference ?? null),
+      ]);
+    },
+    async applyMany(rows) {
+      // One row per (patient, model, feature), the newest; in key order.
+      const byKey = new Map<string, FeatureValue[]>();
+      for (const r of rows) {
+        const k = `${r.patientKey}\u0000${r.model}`;
+        byKey.set(k, [...(byKey.get(k) ?? []), ...r.values]);
+      }
+      const flat = [...byKey]
+        .flatMap(([k, values]) => {
+          const [patientKey, model] = k.split('\u0000') as [string, string];
+          return newestPerFeature(values).map((v) => ({ patientKey, model, v }));
+        })
+        .sort((a, b) => {
+          const x = `${a.patientKey}\u0000${a.model}\u0000${a.v.feature}`;
+          const y = `${b.patientKey}\u0000${b.model}\u0000${b.v.feature}`;
+          return x < y ? -1 : x > y ? 1 : 0;
+        });
+      if (flat.length === 0) return;
+      await db.query(q.upsertMany, [
+        flat.map((r) => r.patientKey),
+        flat.map((r) => r.model),
+        flat.map((r) => r.v.feature),
+        flat.map((r) => r.v.value),
+        flat.map((r) => r.v.unit),
+        flat.map((r) => new Date(r.v.observedAt).toISOString()),
+        flat.map((r) => r.v.sourceRef),
+        flat.map((r) => r.v.sourceUnit ?? null),
+        flat.map((r) => r.v.sourceValue ?? null),
+        flat.map((r) => r.v.sourceReference ?? null),
       ]);
     },
     async snapshot(patientKey, model) {

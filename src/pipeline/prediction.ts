@@ -8,8 +8,9 @@ import { interpret } from '../models/registry/card.js';
 import type { LoadedModel } from '../models/runtime/onnx-model.js';
 import type { EncounterInfo } from '../normalize/event.js';
 import { inSpanSync } from '../observability/tracing.js';
+import { CircuitOpenError, isTransientFhirError } from '../writeback/fhir/breaker.js';
 import { buildPredictionTransaction, modelCardDocumentId } from '../writeback/fhir/builders.js';
-import type { FhirWriter } from '../writeback/fhir/writer.js';
+import type { FhirWriter, WrittenPrediction } from '../writeback/fhir/writer.js';
 
 /** A failure that retrying will not mend: the message goes to `failed` with its reason at once. */
 export class PermanentFailure extends GatewayError {
@@ -66,7 +67,8 @@ export function createPredictionWriter(d: PredictionWriterDeps) {
   const writtenDevices = new Set<string>();
   const writtenCards = new Set<string>();
 
-  return async function writePrediction(p: Prediction): Promise<LineageOutput> {
+  /** The transaction of one prediction as this writer sends it, validated where the target does not. */
+  async function prepare(p: Prediction) {
     const bundle = predictionBundle(p, d.identifierSystem);
     const deviceEntry = bundle.entry?.find((e) => e.resource?.resourceType === 'Device');
     const deviceUrl = deviceEntry?.request?.url ?? '';
@@ -84,19 +86,77 @@ export function createPredictionWriter(d: PredictionWriterDeps) {
       );
       if (refused.length > 0) throw new PermanentFailure(refused.join('; '));
     }
-    const written = await d.writer.write(bundle);
-    if (deviceUrl) writtenDevices.add(deviceUrl);
-    if (d.modelCard) writtenCards.add(cardUrl);
+    return { bundle, deviceUrl, cardUrl };
+  }
+
+  function done(
+    p: Prediction,
+    w: WrittenPrediction,
+    r: { deviceUrl: string; cardUrl: string },
+  ): LineageOutput {
+    if (r.deviceUrl) writtenDevices.add(r.deviceUrl);
+    if (d.modelCard) writtenCards.add(r.cardUrl);
     return {
       model: p.model.name,
       modelVersion: p.model.version,
       modelSha256: p.model.sha256,
       mappingVersion: p.mappingVersion,
-      resource: written.observation,
-      provenance: written.provenance,
-      device: written.device,
+      resource: w.observation,
+      provenance: w.provenance,
+      device: w.device,
     };
-  };
+  }
+
+  async function writePrediction(p: Prediction): Promise<LineageOutput> {
+    const r = await prepare(p);
+    return done(p, await d.writer.write(r.bundle), r);
+  }
+
+  /**
+   * The predictions of a batch in one transaction; per prediction its output, or the error that
+   * kept it from being written. A resource refused before sending fails its prediction only; when
+   * the server refuses the group, each is written again on its own, so one message the server
+   * refuses never fails its neighbours (a server that is failing fails them all: they are retried).
+   * `within` runs each prediction's preparation in its message's trace.
+   */
+  async function writePredictions(
+    ps: readonly Prediction[],
+    within: <T>(i: number, fn: () => T) => T = (_i, fn) => fn(),
+  ): Promise<Array<LineageOutput | { error: unknown }>> {
+    const out: Array<LineageOutput | { error: unknown }> = new Array(ps.length);
+    const ready: Array<{ i: number } & Awaited<ReturnType<typeof prepare>>> = [];
+    for (const [i, p] of ps.entries()) {
+      try {
+        ready.push({ i, ...(await within(i, () => prepare(p))) });
+      } catch (error) {
+        out[i] = { error };
+      }
+    }
+    const one = async (r: (typeof ready)[number]) => {
+      try {
+        out[r.i] = done(ps[r.i]!, await d.writer.write(r.bundle), r);
+      } catch (error) {
+        out[r.i] = { error };
+      }
+    };
+    if (ready.length <= 1) {
+      for (const r of ready) await one(r);
+      return out;
+    }
+    try {
+      const written = await d.writer.writeMany(ready.map((r) => r.bundle));
+      ready.forEach((r, k) => {
+        out[r.i] = done(ps[r.i]!, written[k]!, r);
+      });
+    } catch (error) {
+      if (isTransientFhirError(error) || error instanceof CircuitOpenError)
+        for (const r of ready) out[r.i] = { error };
+      else for (const r of ready) await one(r);
+    }
+    return out;
+  }
+
+  return Object.assign(writePrediction, { writePredictions });
 }
 
 export type WritePrediction = ReturnType<typeof createPredictionWriter>;

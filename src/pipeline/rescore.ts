@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Database } from '../db/database.js';
 import type { Mapping } from '../features/mapping.js';
-import { assembleVector, type FeatureStore } from '../features/state.js';
+import { activePatients, assembleVector, type FeatureStore } from '../features/state.js';
 import type { LineageEntryInput } from '../lineage/chain.js';
 import type { LineageStore } from '../lineage/store.js';
 import { interpret } from '../models/registry/card.js';
@@ -46,11 +46,7 @@ export function createRescorer(d: RescoreDeps) {
       if (only && mapping.model !== only) continue;
       if (!d.models.get(mapping.model)) continue;
       const since = new Date(Date.parse(at) - d.activeWithinMs).toISOString();
-      const r = await d.db.query<{ patient_key: string }>(
-        `select distinct patient_key from feature_state where model = $1 and updated_at >= $2 order by patient_key`,
-        [mapping.model, since],
-      );
-      const keys = r.rows.map((x) => x.patient_key);
+      const keys = await activePatients(d.db, mapping.model, since);
       const jobs: ScoreJob[] = [];
       for (let i = 0; i < keys.length; i += d.groupSize)
         jobs.push({ model: mapping.model, tick: at, patients: keys.slice(i, i + d.groupSize) });

@@ -112,3 +112,11 @@ export async function listDeadLetters(db: Queryable, f: DeadLetterFilter = {}): 
     replayable: x.replayable,
   }));
 }
+
+/** Dead letters no replay has resolved yet (the gateway_dead_letters gauge). */
+export async function openDeadLetterCount(db: Queryable): Promise<number> {
+  const r = await db.query<{ n: number }>(
+    'select count(*)::int as n from dead_letter where resolved_at is null',
+  );
+  return Number(r.rows[0]?.n ?? 0);
+}

@@ -66,7 +66,16 @@ export const LAYERS: Layer[] = [
     why: 'message search, overview, the console, the HTTP server',
   },
   { name: 'cli', folders: ['cli'], why: 'the command-line commands' },
-  { name: 'app', folders: ['app.ts'], why: 'wiring: every service, started and stopped in mirror order' },
+  {
+    name: 'services',
+    folders: ['services'],
+    why: 'the gateway as a list of services with init/close, each with its process roles',
+  },
+  {
+    name: 'app',
+    folders: ['app.ts'],
+    why: 'wiring: the services started in order and stopped in mirror order',
+  },
   {
     name: 'worker child',
     folders: ['worker-child.ts'],

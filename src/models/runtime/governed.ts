@@ -6,13 +6,11 @@
  * only score and record (shadow for every patient, canary for a stable share of patients).
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import type { Database } from '../../db/database.js';
 import type { Mapping } from '../../features/mapping.js';
 import type { Logger } from '../../observability/logger.js';
-import { loadModelCard } from '../registry/card.js';
 import {
   type Alias,
   type AliasState,
@@ -27,8 +25,8 @@ import {
   versionBytes,
 } from '../registry/governance.js';
 import { type BatcherObserver, type BatcherOptions, streamModel } from './batcher.js';
-import { checkFeatureOrder, loadModels, type ModelRegistry } from './loader.js';
-import { type LoadedModel, openModelBytes, readOnnxSignature, replayGoldenCases } from './onnx-model.js';
+import { checkFeatureOrder, type ModelRegistry, readBundledModels } from './loader.js';
+import { type LoadedModel, openModelBytes, replayGoldenCases } from './onnx-model.js';
 import { createRemoteModel, type RemoteOptions } from './remote.js';
 
 export interface Companion {
@@ -87,14 +85,19 @@ export function createGovernedRegistry(o: GovernedOptions): GovernedRegistry {
       verifyGoldenCases: verifyGolden,
       ...(o.sessionOptions ? { sessionOptions: o.sessionOptions } : {}),
     });
+    return serve(model, bytes);
+  }
+
+  /** An open session behind its micro-batcher (and inference thread, when configured). */
+  function serve(model: LoadedModel, bytes: Uint8Array): LoadedModel {
     return streamModel(model, bytes, {
       batcher: o.batcher,
       inferenceThread: o.inferenceThread ?? false,
       sessionOptions: o.sessionOptions,
-      observer: o.observeBatcher?.(v.name, v.version),
+      observer: o.observeBatcher?.(model.name, model.version),
       onThreadExit: (err) =>
         o.logger.error(
-          { model: v.name, version: v.version, err: err.message },
+          { model: model.name, version: model.version, err: err.message },
           'inference thread stopped; batches run on the event loop',
         ),
     });
@@ -205,38 +208,48 @@ export function createGovernedRegistry(o: GovernedOptions): GovernedRegistry {
       return { ok: problems.length === 0, evidence };
     },
     async bootstrap(dir) {
-      const files = await loadModels(dir); // verifies hash and golden cases against the card
+      // Each bundled model is opened here once (hash, session, shape and golden cases checked
+      // against its card); the session is the one the registry then serves for that version.
       const out: ModelVersion[] = [];
-      try {
-        for (const m of files.list()) {
-          const card = await loadModelCard(join(resolve(dir), m.name, 'card.yaml'));
-          const bytes = await readFile(join(resolve(dir), m.name, card.onnx.file));
-          const mapping = o.mappings.find((x) => x.model === m.name);
+      for (const b of await readBundledModels(resolve(dir))) {
+        const model = await openModelBytes(b.card, b.cardFile, b.bytes, {
+          ...(o.sessionOptions ? { sessionOptions: o.sessionOptions } : {}),
+        });
+        let kept = false;
+        try {
+          const mapping = o.mappings.find((x) => x.model === model.name);
           const v = await registerVersion(o.db, {
-            name: m.name,
-            version: m.version,
+            name: model.name,
+            version: model.version,
             kind: 'onnx',
-            sha256: m.sha256,
-            onnx: bytes,
-            signature: await readOnnxSignature(bytes),
+            sha256: model.sha256,
+            onnx: b.bytes,
+            signature: model.signature!(),
             ...(mapping ? { mappingVersion: mapping.version } : {}),
-            card,
-            source: `bundled:${m.name}/card.yaml`,
+            card: b.card,
+            source: `bundled:${model.name}/card.yaml`,
             by: 'bootstrap',
             approved: { by: 'bootstrap', reason: 'bundled demo model, approved at start (see README)' },
           });
           out.push(v);
           await moveAlias(o.db, {
-            name: m.name,
+            name: model.name,
             alias: 'production',
-            version: m.version,
+            version: model.version,
             by: 'bootstrap',
             reason: 'bundled demo model',
             onlyIfUnset: true,
           });
+          const k = key(model.name, model.version);
+          if (v.sha256 === model.sha256 && !loaded.has(k)) {
+            // Served with the card as the registry keeps it, as any later load of the version is.
+            const recorded = Object.assign(Object.create(model) as LoadedModel, { card: v.card });
+            loaded.set(k, Promise.resolve(serve(recorded, b.bytes)));
+            kept = true;
+          }
+        } finally {
+          if (!kept) await model.close();
         }
-      } finally {
-        await files.close();
       }
       await refresh();
       return out;

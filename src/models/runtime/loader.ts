@@ -2,11 +2,11 @@
  * The model registry: every `<modelsDir>/<name>/card.yaml` with its ONNX file, loaded and
  * verified at start-up. A model whose bytes do not match its card is refused, never served.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { GatewayError } from '../../errors/codes.js';
-import { loadModelCard, ModelCardError } from '../registry/card.js';
-import { type LoadedModel, type OpenModelOptions, openModel } from './onnx-model.js';
+import { loadModelCard, type ModelCard, ModelCardError } from '../registry/card.js';
+import { type LoadedModel, type OpenModelOptions, openModelBytes } from './onnx-model.js';
 
 export { interpret } from '../registry/card.js';
 export type { LoadedModel, OpenModelOptions } from './onnx-model.js';
@@ -41,32 +41,52 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
-/** Loads every model under `modelsDir` (sorted by directory name); on any failure none stay open. */
-export async function loadModels(modelsDir: string, options: OpenModelOptions = {}): Promise<ModelRegistry> {
+/** A bundled model as found on disk: its card and ONNX bytes, not yet opened. */
+export interface BundledModel {
+  card: ModelCard;
+  cardFile: string;
+  onnxFile: string;
+  bytes: Buffer;
+}
+
+/**
+ * Reads every `<modelsDir>/<name>/card.yaml` and its ONNX file (sorted by directory name), checking
+ * that the card names its directory and its file lies inside it. Opens no session: the one place a
+ * model is opened is openModelBytes, called by loadModels here or by the governed registry.
+ */
+export async function readBundledModels(modelsDir: string): Promise<BundledModel[]> {
   const entries = await readdir(modelsDir, { withFileTypes: true });
   const dirs = entries
     .filter((e) => e.isDirectory())
     .map((e) => e.name)
     .sort();
+  const out: BundledModel[] = [];
+  for (const dir of dirs) {
+    const cardFile = join(modelsDir, dir, 'card.yaml');
+    if (!(await exists(cardFile))) continue;
+    const card = await loadModelCard(cardFile);
+    if (card.name !== dir) {
+      throw new ModelCardError(cardFile, `name '${card.name}' differs from its directory '${dir}'`);
+    }
+    const base = resolve(modelsDir, dir);
+    const onnxFile = resolve(base, card.onnx.file);
+    if (!onnxFile.startsWith(base + sep)) {
+      throw new ModelCardError(
+        cardFile,
+        `onnx.file '${card.onnx.file}' is outside ${relative('.', base) || '.'}`,
+      );
+    }
+    out.push({ card, cardFile, onnxFile, bytes: await readFile(onnxFile) });
+  }
+  return out;
+}
+
+/** Loads every model under `modelsDir` (sorted by directory name); on any failure none stay open. */
+export async function loadModels(modelsDir: string, options: OpenModelOptions = {}): Promise<ModelRegistry> {
   const models = new Map<string, LoadedModel>();
   try {
-    for (const dir of dirs) {
-      const cardFile = join(modelsDir, dir, 'card.yaml');
-      if (!(await exists(cardFile))) continue;
-      const card = await loadModelCard(cardFile);
-      if (card.name !== dir) {
-        throw new ModelCardError(cardFile, `name '${card.name}' differs from its directory '${dir}'`);
-      }
-      const base = resolve(modelsDir, dir);
-      const onnxFile = resolve(base, card.onnx.file);
-      if (!onnxFile.startsWith(base + sep)) {
-        throw new ModelCardError(
-          cardFile,
-          `onnx.file '${card.onnx.file}' is outside ${relative('.', base) || '.'}`,
-        );
-      }
-      models.set(card.name, await openModel(card, cardFile, onnxFile, options));
-    }
+    for (const b of await readBundledModels(modelsDir))
+      models.set(b.card.name, await openModelBytes(b.card, b.cardFile, b.bytes, options, b.onnxFile));
   } catch (error) {
     await Promise.allSettled([...models.values()].map((m) => m.close()));
     throw error;
@@ -100,5 +120,22 @@ export function checkFeatureOrder(model: LoadedModel, mappingFeatures: string[],
     if (want === undefined)
       fail(`${where} is '${got}' but model ${model.name} has only ${expected.length} features`);
     fail(`${where} is '${got}' but model ${model.name} expects '${want}'`);
+  }
+}
+
+/** Refuses start-up when a mapping names a model that is not loaded, or lists its features out of order. */
+export function checkMappings(
+  models: Pick<ModelRegistry, 'get'>,
+  mappings: ReadonlyArray<{ file: string; model: string; features: ReadonlyArray<{ name: string }> }>,
+  modelsDir: string,
+): void {
+  for (const m of mappings) {
+    const model = models.get(m.model);
+    if (!model) throw new Error(`mapping ${m.file}: model '${m.model}' is not in ${modelsDir}`);
+    checkFeatureOrder(
+      model,
+      m.features.map((f) => f.name),
+      m.file,
+    );
   }
 }

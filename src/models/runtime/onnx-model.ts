@@ -64,6 +64,8 @@ export interface LoadedModel {
    * until the next call. ONNX models have it; the micro-batcher uses it when present.
    */
   scoreRows?(data: Float32Array, n: number): Promise<Scores>;
+  /** The input/output signature of the open ONNX session (ONNX models only). */
+  signature?(): OnnxSignature;
   close(): Promise<void>;
 }
 
@@ -180,6 +182,10 @@ class OnnxModel implements LoadedModel {
     return { values: tensor.data as Float32Array, stride, offset: this.card.onnx.outputIndex };
   }
 
+  signature(): OnnxSignature {
+    return signatureOf(this.session);
+  }
+
   async close(): Promise<void> {
     await this.session.release();
   }
@@ -247,15 +253,19 @@ export type Run = (data: Float32Array, n: number) => Promise<ArrayLike<number> |
 // The signature type is the registry's (it stores and compares signatures); reading one is here.
 export type { OnnxSignature, TensorSignature };
 
-/** The input/output signature declared in the ONNX graph itself. */
+function signatureOf(session: ort.InferenceSession): OnnxSignature {
+  const sig = (m: ort.InferenceSession.ValueMetadata): TensorSignature =>
+    m.isTensor
+      ? { name: m.name, type: m.type, shape: m.shape.map((d) => (typeof d === 'number' ? d : String(d))) }
+      : { name: m.name, type: 'non-tensor', shape: [] };
+  return { inputs: session.inputMetadata.map(sig), outputs: session.outputMetadata.map(sig) };
+}
+
+/** The input/output signature declared in the ONNX graph itself (a session of its own, released). */
 export async function readOnnxSignature(bytes: Uint8Array): Promise<OnnxSignature> {
   const session = await ort.InferenceSession.create(bytes);
   try {
-    const sig = (m: ort.InferenceSession.ValueMetadata): TensorSignature =>
-      m.isTensor
-        ? { name: m.name, type: m.type, shape: m.shape.map((d) => (typeof d === 'number' ? d : String(d))) }
-        : { name: m.name, type: 'non-tensor', shape: [] };
-    return { inputs: session.inputMetadata.map(sig), outputs: session.outputMetadata.map(sig) };
+    return signatureOf(session);
   } finally {
     await session.release();
   }

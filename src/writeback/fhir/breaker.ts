@@ -102,12 +102,18 @@ export function isTransientFhirError(err: unknown): boolean {
 
 /** The writer's transactions go through the breaker. */
 export function guardWriter<
-  W extends { write(b: B): Promise<unknown>; transaction(b: B): Promise<unknown> },
+  W extends {
+    write(b: B): Promise<unknown>;
+    writeMany?(b: readonly B[]): Promise<unknown>;
+    transaction(b: B): Promise<unknown>;
+  },
   B,
 >(writer: W, breaker: CircuitBreaker): W {
+  const many = writer.writeMany?.bind(writer);
   return {
     ...writer,
     write: (b: B) => breaker.run(() => writer.write(b), isTransientFhirError),
+    ...(many ? { writeMany: (b: readonly B[]) => breaker.run(() => many(b), isTransientFhirError) } : {}),
     transaction: (b: B) => breaker.run(() => writer.transaction(b), isTransientFhirError),
   };
 }

@@ -1,7 +1,7 @@
 import { Client } from 'fhir-kit-client';
 import { GatewayError } from '../../errors/codes.js';
 import { retryForStatus } from '../../errors/retry.js';
-import type { Bundle, OperationOutcome, Resource } from '../../fhir/types.js';
+import type { Bundle, BundleEntry, OperationOutcome, Resource } from '../../fhir/types.js';
 
 export interface FhirWriterOptions {
   baseUrl: string;
@@ -20,6 +20,12 @@ export interface WrittenPrediction {
 export interface FhirWriter {
   /** Posts a prediction transaction (buildPredictionTransaction) and answers the ids written. */
   write(bundle: Bundle): Promise<WrittenPrediction>;
+  /**
+   * Posts the prediction transactions of several messages as one transaction, an entry several
+   * share (the model's Device or card, same PUT) once, and answers the ids each one wrote. All or
+   * nothing: the caller writes them one by one when it fails.
+   */
+  writeMany(bundles: readonly Bundle[]): Promise<WrittenPrediction[]>;
   /** Posts any transaction or batch Bundle; answers the response Bundle. */
   transaction(bundle: Bundle): Promise<Bundle>;
   read(type: string, id: string): Promise<Resource>;
@@ -70,6 +76,26 @@ export function locationRef(location: string | undefined): string | undefined {
   return m ? `${m[1]}/${m[2]}` : undefined;
 }
 
+/** The ids a prediction transaction wrote, from the location answered for each of its entries. */
+function writtenBy(bundle: Bundle, locationOf: (entry: number) => string | undefined): WrittenPrediction {
+  const refs = new Map<string, string>();
+  (bundle.entry ?? []).forEach((e, i) => {
+    const ref = locationRef(locationOf(i));
+    if (e.resource && ref?.startsWith(`${e.resource.resourceType}/`)) refs.set(e.resource.resourceType, ref);
+  });
+  const observation = refs.get('Observation');
+  const provenance = refs.get('Provenance');
+  // A bundle may leave the Device out once it is known to be written (same model version).
+  const obs = bundle.entry?.find((e) => e.resource?.resourceType === 'Observation')?.resource;
+  const device = refs.get('Device') ?? (obs?.device as { reference?: string } | undefined)?.reference;
+  if (!observation || !provenance || !device)
+    throw new FhirWriteError(
+      'FHIR transaction response lacks the location of Observation, Provenance or Device',
+      0,
+    );
+  return { observation, provenance, device };
+}
+
 /** Writes prediction Bundles to a FHIR R4 server (the embedded store or an external one). */
 export function createFhirWriter(opts: FhirWriterOptions): FhirWriter {
   const client = new Client({
@@ -95,23 +121,23 @@ export function createFhirWriter(opts: FhirWriterOptions): FhirWriter {
     transaction,
     async write(bundle) {
       const response = await transaction(bundle);
-      const refs = new Map<string, string>();
-      (bundle.entry ?? []).forEach((e, i) => {
-        const ref = locationRef(response.entry?.[i]?.response?.location);
-        if (e.resource && ref?.startsWith(`${e.resource.resourceType}/`))
-          refs.set(e.resource.resourceType, ref);
-      });
-      const observation = refs.get('Observation');
-      const provenance = refs.get('Provenance');
-      // A bundle may leave the Device out once it is known to be written (same model version).
-      const obs = bundle.entry?.find((e) => e.resource?.resourceType === 'Observation')?.resource;
-      const device = refs.get('Device') ?? (obs?.device as { reference?: string } | undefined)?.reference;
-      if (!observation || !provenance || !device)
-        throw new FhirWriteError(
-          'FHIR transaction response lacks the location of Observation, Provenance or Device',
-          0,
-        );
-      return { observation, provenance, device };
+      return writtenBy(bundle, (i) => response.entry?.[i]?.response?.location);
+    },
+    async writeMany(bundles) {
+      const entries: BundleEntry[] = [];
+      const shared = new Map<string, number>();
+      const at = bundles.map((b) =>
+        (b.entry ?? []).map((e) => {
+          const key = e.request?.method === 'PUT' ? `PUT ${e.request.url}` : undefined;
+          const seen = key === undefined ? undefined : shared.get(key);
+          if (seen !== undefined) return seen;
+          entries.push(e);
+          if (key !== undefined) shared.set(key, entries.length - 1);
+          return entries.length - 1;
+        }),
+      );
+      const response = await transaction({ resourceType: 'Bundle', type: 'transaction', entry: entries });
+      return bundles.map((b, k) => writtenBy(b, (i) => response.entry?.[at[k]![i]!]?.response?.location));
     },
     read: (type, id) =>
       call<Resource>(`FHIR read ${type}`, () => client.read({ resourceType: type, id, options: options() })),
