@@ -54,3 +54,7 @@ export const httpSchema = z
 
 /** A file of scoped tokens (`tokensFile`): hashes only, re-read on change and on SIGHUP. */
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** Destinations and webhooks are keyed by name: one name, one destination. */
+export const uniqueNames = (ds: ReadonlyArray<{ name: string }>) =>
+  new Set(ds.map((d) => d.name)).size === ds.length;

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { ALL_SCOPES, MODEL_SCOPE, type ModelScope } from '../security/auth.js';
 import { parseKey } from '../security/raw-cipher.js';
-import { httpSchema, SHA256_HEX, tlsFilesSchema } from './http-schema.js';
+import { httpSchema, SHA256_HEX, tlsFilesSchema, uniqueNames } from './http-schema.js';
+import { modelsSchema } from './models-schema.js';
+import { monitoringSchema } from './monitoring-schema.js';
 
 const port = z.number().int().min(0).max(65535);
 
@@ -59,71 +61,6 @@ const mllpDestination = {
     .strict()
     .optional(),
 };
-
-/** Destinations are rows' keys in the outbox: one name, one destination. */
-const uniqueNames = (ds: ReadonlyArray<{ name: string }>) =>
-  new Set(ds.map((d) => d.name)).size === ds.length;
-
-/** An HTTP endpoint notified with JSON (Alertmanager webhook receivers, training pipelines). */
-const webhook = z
-  .object({
-    name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, '1-64 of A-Z a-z 0-9 . _ -'),
-    url: z.string().url(),
-    headers: z.record(z.string(), z.string()).default({}),
-  })
-  .strict();
-
-const monitoringConfig = z
-  .object({
-    enabled: z.boolean().default(true),
-    /** The live window: this many most recent inputs per model version. */
-    windowSize: z.number().int().min(10).max(100_000).default(1000),
-    /** No drift status or alert before a window (or a source's part of it) has this many. */
-    minSamples: z.number().int().min(1).default(200),
-    /** How often windows are evaluated, predictions labelled and alerts sent. */
-    evaluateIntervalMs: z.number().int().min(50).default(60_000),
-    /** Performance is computed over this many most recent labelled predictions per version. */
-    performanceWindow: z.number().int().min(10).default(5000),
-    /** No performance alert before this many labelled predictions. */
-    minLabelled: z.number().int().min(1).default(100),
-    outcomes: z
-      .object({
-        /** Outcome definitions (one YAML per model); unset: `outcomes/` in paths.mappings. */
-        dir: z.string().min(1).optional(),
-        /** Labelled this long after the horizon, so late messages still count. */
-        graceMs: z.number().int().min(0).default(3_600_000),
-      })
-      .strict()
-      .prefault({}),
-    alerts: z
-      .object({
-        webhooks: z.array(webhook).refine(uniqueNames, 'webhook names must be unique').default([]),
-        /** A resolved alert does not fire again before this long (flapping). */
-        minIntervalMs: z.number().int().min(0).default(600_000),
-        /** A firing alert is notified again after this long (Alertmanager repeat_interval). */
-        repeatIntervalMs: z
-          .number()
-          .int()
-          .min(1000)
-          .default(4 * 3_600_000),
-        maxAttempts: z.number().int().min(1).default(10),
-        backoffMs: z.number().int().min(1).default(1000),
-        timeoutMs: z.number().int().min(100).default(5000),
-      })
-      .strict()
-      .prefault({}),
-    retrain: z
-      .object({
-        /** Where `retrain-requested` is posted (MLflow, Azure ML, Airflow...). */
-        webhooks: z.array(webhook).refine(uniqueNames, 'webhook names must be unique').default([]),
-        /** A critical alert opens a retrain request (one open request per version at most). */
-        onAlert: z.boolean().default(false),
-      })
-      .strict()
-      .prefault({}),
-  })
-  .strict()
-  .prefault({});
 
 /** The gateway's whole configuration. Every key has a default: an empty file is a valid file. */
 export const configSchema = z
@@ -406,61 +343,9 @@ export const configSchema = z
       .strict()
       .prefault({}),
     /** Governed models (issue 5): micro-batching, remote V2 endpoints, scheduled re-scoring. */
-    models: z
-      .object({
-        /** How often each process re-reads the aliases (a move reaches every process within this). */
-        refreshMs: z.number().int().min(50).default(2000),
-        /** Dynamic micro-batching per model version, as Triton's dynamic_batching. */
-        batching: z
-          .object({
-            maxBatchSize: z.number().int().min(1).max(4096).default(64),
-            maxQueueDelayMs: z.number().min(0).max(1000).default(0),
-            /** Requests waiting per model version; beyond it, back-pressure (the message waits). */
-            maxQueue: z.number().int().min(1).default(10_000),
-            /** A request not started within this is refused (and the message retried). */
-            deadlineMs: z.number().int().min(1).default(5000),
-          })
-          .strict()
-          .prefault({}),
-        /**
-         * Stream batches run on an inference thread per model version (its own onnxruntime
-         * session), overlapping the event loop; false: on the event loop.
-         */
-        inferenceThread: z.boolean().default(true),
-        /** onnxruntime intra-op threads per session (0: onnxruntime's default, one per core). */
-        intraOpThreads: z.number().int().min(0).max(256).default(1),
-        /** Models of kind `remote` (Open Inference Protocol / KServe V2 endpoints). */
-        remote: z
-          .object({
-            timeoutMs: z.number().int().min(10).default(5000),
-            /** Bearer token by endpoint origin, e.g. { "http://triton:8000": "..." }. */
-            tokens: z.record(z.string(), z.string()).default({}),
-          })
-          .strict()
-          .prefault({}),
-        /** Scheduled re-scoring of every active patient's feature state, per model. */
-        rescore: z
-          .object({
-            /** Every this many ms (e.g. 900000 = 15 minutes); 0 = off. */
-            intervalMs: z.number().int().min(0).default(0),
-            /** Patients whose feature state changed within this are active. */
-            activeWithinMs: z
-              .number()
-              .int()
-              .min(1000)
-              .default(24 * 3600_000),
-            /** Patients per mini-batch job (one session.run each). */
-            groupSize: z.number().int().min(1).max(10_000).default(1024),
-            /** Mini-batch jobs run at once per process. */
-            concurrency: z.number().int().min(1).max(64).default(2),
-          })
-          .strict()
-          .prefault({}),
-      })
-      .strict()
-      .prefault({}),
+    models: modelsSchema,
     /** Model monitoring (issue 13): drift, data quality, outcomes, alerts, retraining. */
-    monitoring: monitoringConfig,
+    monitoring: monitoringSchema,
     /** /metrics: senders (MSH-3|MSH-4) with series of their own; any later one counts as "other". */
     metrics: z
       .object({ maxSenders: z.number().int().min(0).max(1000).default(50) })
