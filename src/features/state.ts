@@ -34,7 +34,13 @@ interface Row {
   source_reference: string | null;
 }
 
-const q = sql(import.meta.url, 'state', ['upsert', 'upsertMany', 'snapshot', 'snapshots', 'activePatients'] as const);
+const q = sql(import.meta.url, 'state', [
+  'upsert',
+  'upsertMany',
+  'snapshot',
+  'snapshots',
+  'activePatients',
+] as const);
 
 /** The patients of `model` whose feature state changed since `since` (re-scoring plans a round). */
 export async function activePatients(db: Queryable, model: string, since: string): Promise<string[]> {

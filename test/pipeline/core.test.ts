@@ -7,12 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { FeatureValue } from '../../src/features/extract.js';
 import { loadMappingsOrThrow } from '../../src/features/load-or-throw.js';
 import { parseHl7 } from '../../src/hl7/parser.js';
-import {
-  type LoadedModel,
-  loadModels,
-  ModelInputError,
-  type ModelRegistry,
-} from '../../src/models/runtime/loader.js';
+import { loadModels, ModelInputError, type ModelRegistry } from '../../src/models/runtime/loader.js';
 import { normalizeHl7 } from '../../src/normalize/hl7v2.js';
 import {
   type CoreContext,
