@@ -1,6 +1,12 @@
 import type { Queryable } from '../db/database.js';
+import { sql } from '../db/sql.js';
 import { type Checkpoint, checkpointHash, GENESIS_HASH } from './chain.js';
-import { lineageSql as sql } from './sql.js';
+
+const SQL = sql(import.meta.url, 'checkpoint', [
+  'checkpointInsert',
+  'checkpointLock',
+  'checkpointState',
+] as const);
 
 type Json<T> = T | string | null;
 const parse = <T>(v: Json<T>): T | null => (typeof v === 'string' ? (JSON.parse(v) as T) : v);
@@ -22,14 +28,14 @@ export function createCheckpointer(every: number, ms: number) {
       return since >= every || Date.now() - last >= ms;
     },
     async write(tx: Queryable): Promise<Checkpoint | undefined> {
-      const got = (await tx.query<{ got: boolean }>(sql('checkpoint-lock'))).rows[0]?.got;
+      const got = (await tx.query<{ got: boolean }>(SQL.checkpointLock)).rows[0]?.got;
       if (!got) return undefined;
       // A statement of its own after the lock, so it sees every checkpoint committed before.
       const st = (
         await tx.query<{
           heads: Json<Array<{ shard: number; seq: number | string; hash: string }>>;
           last: Json<{ n: number | string; hash: string; entries: number | string }>;
-        }>(sql('checkpoint-state'))
+        }>(SQL.checkpointState)
       ).rows[0];
       since = 0;
       last = Date.now();
@@ -45,7 +51,7 @@ export function createCheckpointer(every: number, ms: number) {
       const body = { n: prev ? Number(prev.n) + 1 : 1, at: new Date().toISOString(), entries, heads };
       const prevHash = prev?.hash ?? GENESIS_HASH;
       const c: Checkpoint = { ...body, prevHash, hash: checkpointHash(prevHash, body) };
-      await tx.query(sql('checkpoint-insert'), [
+      await tx.query(SQL.checkpointInsert, [
         c.n,
         c.at,
         c.entries,

@@ -1,10 +1,20 @@
 import { randomInt } from 'node:crypto';
 import type { Database, Queryable } from '../db/database.js';
+import { sql } from '../db/sql.js';
 import { type Checkpoint, chain, type LineageEntry, type LineageEntryInput, shardGenesis } from './chain.js';
 import { createCheckpointer } from './checkpoint.js';
 import { type EntryRow, toEntry } from './rows.js';
-import { lineageSql as sql } from './sql.js';
 import { type LineageVerifyResult, verifyLineage } from './verify.js';
+
+const SQL = sql(import.meta.url, 'store', [
+  'byControlId',
+  'ensureShards',
+  'entriesFor',
+  'insert',
+  'recordSource',
+  'takeFreeShard',
+  'takeShard',
+] as const);
 
 export interface LineageOutput {
   model: string;
@@ -76,7 +86,7 @@ export function createLineageStore(db: Database, opts: LineageOptions = {}): Lin
   /** The head rows of shards 0..shards-1 exist (on PGlite, one connection: inside the caller's tx). */
   function ensureShards(q: Queryable): Promise<void> {
     const ids = Array.from({ length: shards }, (_, i) => i);
-    ensured ??= q.query(sql('ensure-shards'), [ids, ids.map(shardGenesis)]).then(
+    ensured ??= q.query(SQL.ensureShards, [ids, ids.map(shardGenesis)]).then(
       () => undefined,
       (err) => {
         ensured = undefined;
@@ -88,13 +98,13 @@ export function createLineageStore(db: Database, opts: LineageOptions = {}): Lin
 
   async function takeShard(tx: Queryable): Promise<HeadRow> {
     const mine = held.get(tx);
-    if (mine !== undefined) return (await tx.query<HeadRow>(sql('take-shard'), [mine])).rows[0]!;
+    if (mine !== undefined) return (await tx.query<HeadRow>(SQL.takeShard, [mine])).rows[0]!;
     await ensureShards(db.kind === 'postgres' ? db : tx);
     // The lowest shard nobody holds; when every one is held, wait for one at random.
     const head =
-      (await tx.query<HeadRow>(sql('take-free-shard'), [shards])).rows[0] ??
-      (await tx.query<HeadRow>(sql('take-shard'), [randomInt(shards)])).rows[0] ??
-      (await tx.query<HeadRow>(sql('take-shard'), [0])).rows[0];
+      (await tx.query<HeadRow>(SQL.takeFreeShard, [shards])).rows[0] ??
+      (await tx.query<HeadRow>(SQL.takeShard, [randomInt(shards)])).rows[0] ??
+      (await tx.query<HeadRow>(SQL.takeShard, [0])).rows[0];
     if (!head) throw new Error('lineage: no shard head rows (migration 140 not applied?)');
     held.set(tx, Number(head.shard));
     return head;
@@ -107,7 +117,7 @@ export function createLineageStore(db: Database, opts: LineageOptions = {}): Lin
     const entries = chain({ seq: Number(head.seq), hash: head.hash }, inputs).map(
       (e): LineageEntry => ({ ...e, shard }),
     );
-    const r = await tx.query<{ id: string | number; seq: string | number }>(sql('insert'), [
+    const r = await tx.query<{ id: string | number; seq: string | number }>(SQL.insert, [
       shard,
       entries.map((e) => e.seq),
       entries.map((e) => e.messageId),
@@ -124,7 +134,7 @@ export function createLineageStore(db: Database, opts: LineageOptions = {}): Lin
   }
 
   async function entriesFor(messageId: string): Promise<LineageEntry[]> {
-    const r = await db.query<EntryRow>(sql('entries-for'), [messageId]);
+    const r = await db.query<EntryRow>(SQL.entriesFor, [messageId]);
     return r.rows.map(toEntry);
   }
 
@@ -138,7 +148,7 @@ export function createLineageStore(db: Database, opts: LineageOptions = {}): Lin
       sha256: string;
       received_at: Date | string;
       status: string;
-    }>(sql('record-source'), [messageId]);
+    }>(SQL.recordSource, [messageId]);
     const row = m.rows[0];
     if (!row) return undefined;
     const entries = await entriesFor(messageId);
@@ -185,7 +195,7 @@ export function createLineageStore(db: Database, opts: LineageOptions = {}): Lin
     entriesFor,
     record,
     async byControlId(controlId) {
-      const ids = await db.query<{ message_id: string }>(sql('by-control-id'), [controlId]);
+      const ids = await db.query<{ message_id: string }>(SQL.byControlId, [controlId]);
       const out: LineageRecord[] = [];
       for (const { message_id } of ids.rows) {
         const r = await record(message_id);

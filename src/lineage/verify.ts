@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.js';
+import { sql } from '../db/sql.js';
 import {
   type ChainProblem,
   type Checkpoint,
@@ -9,7 +10,15 @@ import {
   verifyChain,
 } from './chain.js';
 import { type EntryRow, toEntry } from './rows.js';
-import { lineageSql as sql } from './sql.js';
+
+const SQL = sql(import.meta.url, 'verify', [
+  'checkpointAnchor',
+  'checkpoints',
+  'count',
+  'orphans',
+  'shardHeads',
+  'shardPage',
+] as const);
 
 /** The head of one non-empty shard, as verified. */
 export interface ShardHead {
@@ -66,7 +75,7 @@ export async function verifyLineage(db: Database): Promise<LineageVerifyResult> 
       heads: Checkpoint['heads'] | string;
       prev_hash: string;
       hash: string;
-    }>(sql('checkpoints'), [cp.n, PAGE]);
+    }>(SQL.checkpoints, [cp.n, PAGE]);
     for (const row of r.rows) {
       const heads = (
         typeof row.heads === 'string' ? JSON.parse(row.heads) : row.heads
@@ -118,7 +127,7 @@ export async function verifyLineage(db: Database): Promise<LineageVerifyResult> 
     }
     if (r.rows.length < PAGE) break;
   }
-  const anchor = (await db.query<{ seq: string | number; hash: string }>(sql('checkpoint-anchor'))).rows[0];
+  const anchor = (await db.query<{ seq: string | number; hash: string }>(SQL.checkpointAnchor)).rows[0];
   if (!anchor) add({ seq: 0, kind: 'removed', reason: 'the lineage head anchor was removed' });
   else if (Number(anchor.seq) > cp.n)
     add({
@@ -138,7 +147,7 @@ export async function verifyLineage(db: Database): Promise<LineageVerifyResult> 
   // 2. Every shard's chain.
   const heads = (
     await db.query<{ shard: number | string; seq: string | number; hash: string; entries: string | number }>(
-      sql('shard-heads'),
+      SQL.shardHeads,
     )
   ).rows.map((h) => ({
     shard: Number(h.shard),
@@ -180,7 +189,7 @@ export async function verifyLineage(db: Database): Promise<LineageVerifyResult> 
     let cursor = { seq: 0, hash: shardGenesis(h.shard) };
     let walked = 0;
     for (;;) {
-      const r = await db.query<EntryRow>(sql('shard-page'), [h.shard, cursor.seq, PAGE]);
+      const r = await db.query<EntryRow>(SQL.shardPage, [h.shard, cursor.seq, PAGE]);
       const entries = r.rows.map(toEntry);
       const res = verifyChain(entries, cursor, problems, h.shard, onEntry);
       walked += res.entries;
@@ -242,14 +251,14 @@ export async function verifyLineage(db: Database): Promise<LineageVerifyResult> 
   }
 
   // 3. Entries in no shard's chain, and messages with none at all.
-  const stored = Number((await db.query<{ n: string | number }>(sql('count'))).rows[0]?.n ?? 0);
+  const stored = Number((await db.query<{ n: string | number }>(SQL.count)).rows[0]?.n ?? 0);
   if (stored > total)
     add({
       seq: 0,
       kind: 'altered',
       reason: `${stored - total} entries are stored outside every shard's chain`,
     });
-  const orphans = await db.query<{ message_id: string }>(sql('orphans'));
+  const orphans = await db.query<{ message_id: string }>(SQL.orphans);
   for (const o of orphans.rows)
     add({ seq: 0, kind: 'removed', reason: `message ${o.message_id} is stored but has no lineage entry` });
 

@@ -35,14 +35,13 @@ const JOINS: ReadonlyArray<readonly [file: string, table: string, why: string]> 
 ];
 
 /**
- * Reads of inbox by the lineage store (helper 5's, issue 17): a record names its message's source,
+ * Reads of inbox by the lineage store (issue 17): a record names its message's source,
  * records are found by control id, verify looks for messages without lineage. Kept as known
  * exceptions until lineage asks the inbox store (src/inbox/store.ts) for them.
  */
 const LINEAGE_READS: ReadonlyArray<readonly [file: string, table: string]> = [
-  ['src/lineage/sql/by-control-id.sql', 'inbox'],
-  ['src/lineage/sql/orphans.sql', 'inbox'],
-  ['src/lineage/sql/record-source.sql', 'inbox'],
+  ['src/lineage/store.sql', 'inbox'],
+  ['src/lineage/verify.sql', 'inbox'],
 ];
 
 /**

@@ -1,1 +1,0 @@
-select seq, hash, entries from lineage_head where id = 1

@@ -1,1 +1,0 @@
-select shard, seq, hash, entries from lineage_shard order by shard
