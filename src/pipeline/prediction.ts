@@ -1,4 +1,4 @@
-import { GatewayError } from '../errors/codes.js';
+import { PermanentFailure } from '../errors/permanent.js';
 import { contentUri, isWritableUri } from '../fhir/content-ids.js';
 import { VISIT_NUMBER_SYSTEM_PREFIX } from '../fhir/profiles.js';
 import type { Bundle, Resource } from '../fhir/types.js';
@@ -12,13 +12,7 @@ import { CircuitOpenError, isTransientFhirError } from '../writeback/fhir/breake
 import { buildPredictionTransaction, modelCardDocumentId } from '../writeback/fhir/builders.js';
 import type { FhirWriter, WrittenPrediction } from '../writeback/fhir/writer.js';
 
-/** A failure that retrying will not mend: the message goes to `failed` with its reason at once. */
-export class PermanentFailure extends GatewayError {
-  override name = 'PermanentFailure';
-  constructor(message: string) {
-    super('GW_UNPROCESSABLE', message);
-  }
-}
+export { PermanentFailure };
 
 export interface PredictionWriterDeps {
   writer: FhirWriter;

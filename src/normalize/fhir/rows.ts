@@ -1,8 +1,8 @@
 import type { Database } from '../../db/database.js';
+import { PermanentFailure } from '../../errors/permanent.js';
 import { resourceIdentity } from '../../fhir/input.js';
 import { parseNotification } from '../../fhir/notification.js';
 import type { Resource } from '../../fhir/types.js';
-import { PermanentFailure } from '../../pipeline/process.js';
 import type { SourceClient } from '../../sources/client.js';
 import type { ClinicalEvent, FhirInput, PatientInfo } from '../event.js';
 import { infoFromIdentifier, type PatientLinks, subjectOf } from './patients.js';
