@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { type GatewayProcess, startGatewayProcess } from '../test/helpers/cluster.js';
 import { runSenders } from './mllp-intake.js';
+import { backendCpuMs, TICK_MS } from './proc-cpu.js';
 
 /**
  * End to end on PostgreSQL + Redis (issue 17 targets), gateways started as `npm start` starts them
@@ -20,7 +21,6 @@ import { runSenders } from './mllp-intake.js';
  *   (application_name), Redis (the server's used_cpu, server-wide), and the wall time of each
  *   pipeline stage from gateway_stage_duration_seconds.
  */
-const TICK_MS = 10; // /proc/<pid>/stat counts in 1/100 s
 
 export interface CpuAccount {
   gatewayMs: number;
@@ -77,20 +77,6 @@ function treeCpuMs(root: number): number {
   };
   walk(root);
   return total;
-}
-
-async function backendCpuMs(db: pg.Client, app: string): Promise<Map<number, number>> {
-  const r = await db.query('select pid from pg_stat_activity where application_name = $1', [app]);
-  const m = new Map<number, number>();
-  for (const { pid } of r.rows as Array<{ pid: number }>) {
-    try {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      m.set(pid, (Number(f[11]) + Number(f[12])) * TICK_MS);
-    } catch {
-      // not on this machine
-    }
-  }
-  return m;
 }
 
 async function redisCpuMs(redis: Redis): Promise<number> {

@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { type CpuProfile, summarise, table } from '../scripts/profile-summary.js';
 import { runSenders } from './mllp-intake.js';
+import { backendCpuMs, TICK_MS } from './proc-cpu.js';
 
 /**
  * Where the CPU of a message goes (issue 17, item 1): a gateway started as `npm start` starts it
@@ -18,7 +19,6 @@ import { runSenders } from './mllp-intake.js';
  * keeps the .cpuprofile).
  */
 const ROOT = join(import.meta.dirname, '..');
-const TICK_MS = 10; // /proc/<pid>/stat counts in 1/100 s (CLK_TCK 100 on Linux)
 
 interface Agent {
   child: ChildProcess;
@@ -78,21 +78,6 @@ async function waitProcessed(db: pg.Client, schema: string, timeoutMs = 600_000)
     if (Date.now() > until) throw new Error(`${r.rows[0].n} messages unprocessed after ${timeoutMs} ms`);
     await new Promise((res) => setTimeout(res, 50));
   }
-}
-
-/** utime + stime (ms) of the PostgreSQL backends serving `app`, by pid. */
-async function backendCpu(db: pg.Client, app: string): Promise<Map<number, number>> {
-  const r = await db.query('select pid from pg_stat_activity where application_name = $1', [app]);
-  const m = new Map<number, number>();
-  for (const { pid } of r.rows as Array<{ pid: number }>) {
-    try {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      m.set(pid, (Number(f[11]) + Number(f[12])) * TICK_MS);
-    } catch {
-      // not on this machine, or gone
-    }
-  }
-  return m;
 }
 
 async function tableRows(db: pg.Client, schema: string) {
@@ -165,7 +150,7 @@ export async function benchProfile(o: { messages?: number; warmup?: number } = {
     await new Promise((res) => setTimeout(res, 11_000));
     const rows0 = await tableRows(db, schema);
     const stages0 = await stageSums(gw.http);
-    const pg0 = await backendCpu(db, app);
+    const pg0 = await backendCpuMs(db, app);
     await gw.ask('start');
     const t0 = performance.now();
     const r = await runSenders({
@@ -180,7 +165,7 @@ export async function benchProfile(o: { messages?: number; warmup?: number } = {
     await waitProcessed(db, schema);
     const seconds = (performance.now() - t0) / 1000;
     await gw.ask('stop');
-    const pg1 = await backendCpu(db, app);
+    const pg1 = await backendCpuMs(db, app);
     const stages1 = await stageSums(gw.http);
     // Its backends exit when it stops, reporting their last counters.
     await gw.stop();

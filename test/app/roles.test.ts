@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { configSchema } from '../../src/config/schema.js';
 import { openPostgres } from '../../src/db/postgres.js';
 import { MllpClient } from '../../src/mllp/client.js';
-import { type GatewayProcess, startGatewayProcess } from '../helpers/cluster.js';
+import { type GatewayProcess, removeSharedState, startGatewayProcess } from '../helpers/cluster.js';
 import { msaCode, vitalsOru } from '../helpers/messages.js';
 
 const DATABASE_URL = process.env.DATABASE_URL;
@@ -165,12 +165,7 @@ describe('role all with a worker child process', { skip: !DATABASE_URL || !REDIS
   let gw: GatewayProcess | undefined;
   after(async () => {
     if (gw && gw.child.exitCode === null && gw.child.signalCode === null) gw.child.kill('SIGKILL');
-    const redis = new Redis(redisUrl);
-    await redis.flushdb();
-    redis.disconnect();
-    const admin = await openPostgres({ url: DATABASE_URL! });
-    await admin.query(`drop schema if exists ${schema} cascade`);
-    await admin.close();
+    await removeSharedState(DATABASE_URL!, redisUrl, schema);
   });
 
   it('processes in the child and the child follows its parent out', async () => {

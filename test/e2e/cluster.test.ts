@@ -8,7 +8,7 @@ import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { openPostgres } from '../../src/db/postgres.js';
 import { MllpClient } from '../../src/mllp/client.js';
-import { startGatewayProcess } from '../helpers/cluster.js';
+import { removeSharedState, startGatewayProcess } from '../helpers/cluster.js';
 import { msaCode, vitalsOru } from '../helpers/messages.js';
 
 const DATABASE_URL = process.env.DATABASE_URL;
@@ -43,12 +43,7 @@ describe('two gateway processes on PostgreSQL + Redis', { skip: !DATABASE_URL ||
 
   after(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    const redis = new Redis(redisUrl);
-    await redis.flushdb();
-    redis.disconnect();
-    const admin = await openPostgres({ url: DATABASE_URL! });
-    await admin.query(`drop schema if exists ${schema} cascade`);
-    await admin.close();
+    await removeSharedState(DATABASE_URL!, redisUrl, schema);
   });
 
   it('scores and writes every message once when one process is killed mid-batch', async () => {

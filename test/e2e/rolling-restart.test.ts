@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { openPostgres } from '../../src/db/postgres.js';
 import { MllpClient } from '../../src/mllp/client.js';
-import { type GatewayProcess, startGatewayProcess } from '../helpers/cluster.js';
+import { type GatewayProcess, removeSharedState, startGatewayProcess } from '../helpers/cluster.js';
 import { msaCode, vitalsOru } from '../helpers/messages.js';
 
 const DATABASE_URL = process.env.DATABASE_URL;
@@ -37,12 +37,7 @@ describe('rolling restart under load', { skip: !DATABASE_URL || !REDIS_URL }, ()
   const live: Array<GatewayProcess | undefined> = [];
   after(async () => {
     for (const p of live) await p?.stop();
-    const redis = new Redis(redisUrl);
-    await redis.flushdb();
-    redis.disconnect();
-    const admin = await openPostgres({ url: DATABASE_URL! });
-    await admin.query(`drop schema if exists ${schema} cascade`);
-    await admin.close();
+    await removeSharedState(DATABASE_URL!, redisUrl, schema);
   });
 
   it('loses no ACKed message while each process is restarted in turn', async () => {

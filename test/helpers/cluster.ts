@@ -2,6 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { openPostgres } from '../../src/db/postgres.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -72,4 +74,21 @@ export function startGatewayProcess(
       if (!started) reject(new Error(`${name} exited ${code} before it started: ${out.slice(-1500)}`));
     });
   });
+}
+
+/**
+ * What a several-process test leaves behind, removed: its Redis database emptied (each such test
+ * has one of its own) and its PostgreSQL schema dropped.
+ */
+export async function removeSharedState(
+  databaseUrl: string,
+  redisUrl: string,
+  schema: string,
+): Promise<void> {
+  const redis = new Redis(redisUrl);
+  await redis.flushdb();
+  redis.disconnect();
+  const admin = await openPostgres({ url: databaseUrl });
+  await admin.query(`drop schema if exists ${schema} cascade`);
+  await admin.close();
 }

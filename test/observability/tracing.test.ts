@@ -5,9 +5,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
-import { openPostgres } from '../../src/db/postgres.js';
 import { tracingRequested } from '../../src/observability/otel-start.js';
+import { removeSharedState } from '../helpers/cluster.js';
 import { type FakeMirth, startFakeMirth } from '../helpers/fake-mirth.js';
 import { sendMllp } from '../helpers/gateway.js';
 import { msaCode, vitalsOru } from '../helpers/messages.js';
@@ -117,12 +116,7 @@ describe('one trace per message, across processes', { skip: !DATABASE_URL || !RE
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await receiver?.close();
     await mirth?.close();
-    const redis = new Redis(redisUrl);
-    await redis.flushdb();
-    redis.disconnect();
-    const admin = await openPostgres({ url: DATABASE_URL! });
-    await admin.query(`drop schema if exists ${schema} cascade`);
-    await admin.close();
+    await removeSharedState(DATABASE_URL!, redisUrl, schema);
   });
 
   const inTrace = (traceId: string) => receiver.spans.filter((s) => s.traceId === traceId);
