@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { type CpuProfile, summarise, table } from '../scripts/profile-summary.js';
 import { runSenders } from './mllp-intake.js';
-import { backendCpuMs, TICK_MS } from './proc-cpu.js';
+import { backendCpuMs } from './proc-cpu.js';
 
 /**
  * Where the CPU of a message goes (issue 17, item 1): a gateway started as `npm start` starts it
