@@ -57,6 +57,13 @@ export const CONTENT_SECURITY_POLICY = {
   formAction: ["'self'"],
 };
 
+const inFlight = new WeakMap<FastifyInstance, { n: number }>();
+
+/** Requests the server has begun and not yet answered (a stop cuts the connections once none is left). */
+export function requestsInFlight(app: FastifyInstance): number {
+  return inFlight.get(app)?.n ?? 0;
+}
+
 /**
  * The HTTP server: bearer authentication on every route but /health/* and /metrics, one error
  * handler that turns every error into JSON (an OperationOutcome under /fhir), never a stack trace;
@@ -158,5 +165,17 @@ export function createHttpServer(o: HttpServerOptions): FastifyInstance {
   app.setNotFoundHandler((req, reply) =>
     sendError(req, reply, new GatewayError('GW_NOT_FOUND', `route ${req.method} ${req.url.split('?')[0]}`)),
   );
+  const count = { n: 0 };
+  inFlight.set(app, count);
+  app.addHook('onRequest', async () => {
+    count.n++;
+  });
+  app.addHook('onResponse', async () => {
+    count.n = Math.max(0, count.n - 1);
+  });
+  app.addHook('onRequestAbort', (_req, done) => {
+    count.n = Math.max(0, count.n - 1);
+    done();
+  });
   return app;
 }

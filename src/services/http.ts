@@ -8,7 +8,7 @@ import { registerFhirRoutes } from '../fhir-server/routes.js';
 import { createFhirStore } from '../fhir-server/store.js';
 import { createTokenAccess, httpsOptions, watchHttpsFiles } from '../http/access.js';
 import { registerHealthRoutes } from '../http/health.js';
-import { createHttpServer } from '../http/server.js';
+import { createHttpServer, requestsInFlight } from '../http/server.js';
 import { registerLineageRoutes } from '../lineage/routes.js';
 import { loadPatientDigester } from '../messages/patient-digest.js';
 import { createPhiAccess } from '../messages/phi-access.js';
@@ -82,7 +82,19 @@ export function http(): Service {
     async close(rt) {
       rt.access?.close();
       stopTlsWatch?.();
-      await rt.http?.close();
+      if (!rt.http) return;
+      // In-flight requests get the MLLP drain's grace; once none is left (or the grace is over)
+      // every connection still open is cut: a kept-alive or unused socket of a client must not
+      // hold the stop for the server's keep-alive timeout.
+      const deadline = Date.now() + rt.config.mllp.shutdownGraceMs;
+      const cut = setInterval(() => {
+        if (requestsInFlight(rt.http) === 0 || Date.now() > deadline) rt.http.server.closeAllConnections();
+      }, 50);
+      try {
+        await rt.http.close();
+      } finally {
+        clearInterval(cut);
+      }
     },
   };
 }

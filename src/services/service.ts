@@ -43,9 +43,11 @@ export async function startServices(
   const close = () =>
     (closing ??= (async () => {
       for (const s of started.reverse()) {
+        const t0 = Date.now();
         await s
           .close?.(rt)
           .catch((err) => logger.error({ service: s.name, err: String(err) }, 'close failed'));
+        logger.debug({ service: s.name, ms: Date.now() - t0 }, 'service closed');
       }
     })());
   try {
