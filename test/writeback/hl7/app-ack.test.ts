@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { readHeader } from '../../../src/hl7/header.js';
 import { parseHl7 } from '../../../src/hl7/parser.js';
-import { buildAppAck, wantsAppAck } from '../../../src/writeback/hl7/app-ack.js';
+import { buildAppAck } from '../../../src/writeback/hl7/app-ack.js';
 import { type FakeMirth, startFakeMirth } from '../../helpers/fake-mirth.js';
 import { dbKinds, sendMllp, startTestGateway, type TestGateway } from '../../helpers/gateway.js';
 import { msaCode, vitalsOru } from '../../helpers/messages.js';
@@ -20,19 +20,6 @@ const enhanced = (
   );
   return o.noPid ? msg.replace(/PID\|[^\r]*\r/, '') : msg;
 };
-
-it('MSH-16: AL always, ER on error, SU on success, NE or empty never', () => {
-  assert.deepEqual(
-    ['AL', 'ER', 'SU', 'NE', ''].map((t) => [wantsAppAck(t, true), wantsAppAck(t, false)]),
-    [
-      [true, true],
-      [false, true],
-      [true, false],
-      [false, false],
-      [false, false],
-    ],
-  );
-});
 
 it('builds the application ACK: swapped MSH, ACK^<trigger>^ACK, MSA-2, ERR 0357 on error, MSH-15 AL / MSH-16 NE', () => {
   const header = readHeader(enhanced('APP-1', 'AL', 'AL'));
